@@ -1,0 +1,5 @@
+import sys
+
+from k1s0_action.cli import main
+
+sys.exit(main())

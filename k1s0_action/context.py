@@ -1,0 +1,126 @@
+"""What the workflow run says about the commit being built (from GITHUB_* and the event payload)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from k1s0_action.errors import InputError
+
+DEFAULT_SERVER_URL = "https://github.com"
+
+
+@dataclass(frozen=True)
+class GitContext:
+    event_name: str
+    ref: str
+    sha: str
+    head_ref: str
+    default_branch: str
+    repository: str
+    server_url: str = DEFAULT_SERVER_URL
+    run_id: str = ""
+    run_attempt: str = ""
+    workflow_ref: str = ""
+    head_repository: str = ""
+
+    @property
+    def branch(self) -> str:
+        """The branch being built: the head branch of a pull request, else the pushed branch."""
+        if self.head_ref:
+            return self.head_ref
+        for prefix in ("refs/heads/", "refs/tags/"):
+            if self.ref.startswith(prefix):
+                return self.ref[len(prefix) :]
+        return self.ref
+
+    @property
+    def is_pull_request(self) -> bool:
+        return self.event_name in ("pull_request", "pull_request_target")
+
+    @property
+    def is_fork_pull_request(self) -> bool:
+        return (
+            self.is_pull_request
+            and bool(self.head_repository)
+            and self.head_repository != self.repository
+        )
+
+    @property
+    def is_release_build(self) -> bool:
+        """A push to the default branch (T5) or of a git tag builds a release."""
+        if self.is_pull_request:
+            return False
+        if self.ref.startswith("refs/tags/"):
+            return True
+        return self.branch == self.default_branch
+
+    @property
+    def source_url(self) -> str:
+        return f"{self.server_url.rstrip('/')}/{self.repository}" if self.repository else ""
+
+
+def load_event(path: str) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            "GITHUB_EVENT_PATH", f"cannot read the event payload {path}: {exc}"
+        ) from None
+    return data if isinstance(data, dict) else {}
+
+
+def _dig(data: Mapping[str, Any], *keys: str) -> str:
+    node: Any = data
+    for key in keys:
+        if not isinstance(node, Mapping):
+            return ""
+        node = node.get(key)
+    return node if isinstance(node, str) else ""
+
+
+def git_context(
+    env: Mapping[str, str],
+    event: Mapping[str, Any],
+    overrides: Mapping[str, str | None] | None = None,
+) -> GitContext:
+    """Reads the run's git facts; `overrides` (CLI flags) win over the environment."""
+    given = {k: v for k, v in (overrides or {}).items() if v}
+    event_name = given.get("event_name") or env.get("GITHUB_EVENT_NAME", "push")
+    pull = event.get("pull_request") if isinstance(event.get("pull_request"), Mapping) else None
+    if pull is not None and event_name.startswith("pull_request"):
+        # Build what the author pushed, not GitHub's synthetic merge commit.
+        sha = _dig(pull, "head", "sha") or env.get("GITHUB_SHA", "")
+        head_ref = _dig(pull, "head", "ref") or env.get("GITHUB_HEAD_REF", "")
+        head_repository = _dig(pull, "head", "repo", "full_name")
+    else:
+        sha = env.get("GITHUB_SHA", "")
+        head_ref = env.get("GITHUB_HEAD_REF", "")
+        head_repository = ""
+    context = GitContext(
+        event_name=event_name,
+        ref=given.get("ref") or env.get("GITHUB_REF", ""),
+        sha=given.get("sha") or sha,
+        head_ref=given.get("head_ref") or head_ref,
+        default_branch=given.get("default_branch")
+        or _dig(event, "repository", "default_branch")
+        or "main",
+        repository=env.get("GITHUB_REPOSITORY", "") or _dig(event, "repository", "full_name"),
+        server_url=env.get("GITHUB_SERVER_URL", DEFAULT_SERVER_URL),
+        run_id=env.get("GITHUB_RUN_ID", ""),
+        run_attempt=env.get("GITHUB_RUN_ATTEMPT", ""),
+        workflow_ref=env.get("GITHUB_WORKFLOW_REF", ""),
+        head_repository=head_repository,
+    )
+    if not context.sha:
+        raise InputError("sha", "no commit sha: set GITHUB_SHA or pass --sha")
+    if not context.branch:
+        raise InputError("ref", "no branch: set GITHUB_REF or pass --ref refs/heads/<branch>")
+    return context

@@ -1,0 +1,96 @@
+"""All GitHub Actions I/O: outputs, annotations, log groups, masking and the job summary.
+
+Workflow commands go through actions-toolkit; the job summary and secret redaction are here
+because the toolkit predates them. Nothing else in the package prints workflow commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from actions_toolkit import core
+
+REDACTED = "***"
+
+
+class Actions:
+    def __init__(self, env: Mapping[str, str] | None = None, stream: TextIO | None = None) -> None:
+        self._env = dict(os.environ if env is None else env)
+        self._stream = stream or sys.stdout
+        self._secrets: list[str] = []
+
+    # -- secrets ---------------------------------------------------------------------------------
+    def mask(self, secret: str) -> None:
+        """Registers a secret: the runner masks it, and `redact` scrubs it from our own text."""
+        if not secret or secret in self._secrets:
+            return
+        self._secrets.append(secret)
+        self._stream.flush()
+        core.set_secret(secret)
+        sys.stdout.flush()
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return text
+
+    # -- log -----------------------------------------------------------------------------------
+    def info(self, message: str) -> None:
+        self._stream.write(self.redact(message) + "\n")
+        self._stream.flush()
+
+    def error(self, message: str, title: str | None = None) -> None:
+        self._command(core.error, message, title)
+
+    def warning(self, message: str, title: str | None = None) -> None:
+        self._command(core.warning, message, title)
+
+    def notice(self, message: str, title: str | None = None) -> None:
+        self._command(core.notice, message, title)
+
+    def _command(self, emit: object, message: str, title: str | None) -> None:
+        self._stream.flush()
+        properties = {"title": self.redact(title)} if title else {}
+        emit(self.redact(message), **properties)  # type: ignore[operator]
+        sys.stdout.flush()
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        self._stream.flush()
+        core.start_group(self.redact(title))
+        sys.stdout.flush()
+        try:
+            yield
+        finally:
+            self._stream.flush()
+            core.end_group()
+            sys.stdout.flush()
+
+    # -- results -------------------------------------------------------------------------------
+    def set_output(self, name: str, value: str | list[str] | dict[str, int] | bool) -> None:
+        text = value if isinstance(value, str) else json.dumps(value)
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        text = self.redact(text)
+        path = self._env.get("GITHUB_OUTPUT")
+        if not path:
+            self.info(f"output {name}={text}")
+            return
+        delimiter = f"k1s0_{os.urandom(8).hex()}"
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write(f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
+
+    def summary(self, markdown: str) -> None:
+        """Appends to the job summary (GITHUB_STEP_SUMMARY); printed when there is none."""
+        text = self.redact(markdown)
+        path = self._env.get("GITHUB_STEP_SUMMARY")
+        if not path:
+            return
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write(text.rstrip("\n") + "\n")

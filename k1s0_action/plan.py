@@ -1,0 +1,89 @@
+"""The build plan: image name, tags and labels from inputs and the git context (no I/O)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import semver
+
+from k1s0_action.context import GitContext
+from k1s0_action.naming import Layer, harbor_project, image_name, repository_name
+from k1s0_action.tags import TagPlan, branch_tags, release_tags, short_sha
+from k1s0_action.versioning import parse_version
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    service: str
+    layer: Layer
+    version: str
+    domain: str
+    registry: str
+    project_prefix: str
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    image: str
+    registry: str
+    project: str
+    repository: str
+    tags: TagPlan
+    version: semver.Version | None
+    labels: tuple[tuple[str, str], ...]
+
+    @property
+    def push_ref(self) -> str:
+        return f"{self.image}:{self.tags.push_tag}"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "image": self.image,
+                "push_tag": self.tags.push_tag,
+                "promote_tags": list(self.tags.promote_tags),
+                "tags": list(self.tags.all_tags),
+                "labels": dict(self.labels),
+            },
+            indent=2,
+        )
+
+
+def oci_labels(
+    context: GitContext, title: str, version_label: str, created: datetime
+) -> tuple[tuple[str, str], ...]:
+    labels = [
+        ("org.opencontainers.image.created", created.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        ("org.opencontainers.image.revision", context.sha),
+        ("org.opencontainers.image.title", title),
+        ("org.opencontainers.image.version", version_label),
+    ]
+    if context.source_url:
+        labels.append(("org.opencontainers.image.source", context.source_url))
+    return tuple(sorted(labels))
+
+
+def make_plan(request: PlanRequest, context: GitContext, created: datetime) -> BuildPlan:
+    image = image_name(
+        request.registry, request.project_prefix, request.layer, request.service, request.domain
+    )
+    sha7 = short_sha(context.sha)
+    version: semver.Version | None = None
+    if context.is_release_build:
+        version = parse_version(request.version)
+        tags = release_tags(version, sha7)
+    else:
+        tags = branch_tags(context.branch, sha7)
+    name = repository_name(request.layer, request.service, request.domain)
+    version_label = str(version) if version else tags.push_tag
+    return BuildPlan(
+        image=image,
+        registry=request.registry,
+        project=harbor_project(request.project_prefix, request.layer),
+        repository=name,
+        tags=tags,
+        version=version,
+        labels=oci_labels(context, name, version_label, created),
+    )
