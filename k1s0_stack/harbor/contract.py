@@ -119,13 +119,15 @@ def _with_body(response: requests.Response, body: bytes) -> requests.Response:
 
 
 def _describe(error: Exception) -> str:
-    causes = []
+    """The innermost schema errors (with their JSON paths), else the error's own text."""
     current: BaseException | None = error
-    while current is not None and len(causes) < 4:
-        text = str(current)
-        extra = getattr(current, "schema_errors", None)
-        if extra:
-            text += " (" + "; ".join(str(getattr(e, "message", e)) for e in extra) + ")"
-        causes.append(text)
+    while current is not None:
+        found = getattr(current, "schema_errors", None)
+        if found:
+            return "; ".join(
+                f"{'/'.join(str(p) for p in getattr(e, 'absolute_path', []))}: "
+                f"{str(getattr(e, 'message', e))[:200]}"
+                for e in found
+            )
         current = current.__cause__
-    return " <- ".join(causes)
+    return f"{type(error).__name__}: {str(error)[:300]}"

@@ -215,7 +215,7 @@ def create_app(ctx: LocalHarbor) -> Flask:
     @app.before_request
     def before() -> Response | None:
         g.principal = _principal(harbor)
-        operation = "registry" if request.path.startswith("/v2") else request.endpoint
+        operation = "registry" if request.path.startswith("/v2") else _operation()
         if operation and not request.path.startswith("/_k1s0"):
             fault = ctx.faults.take(operation)
             if fault is not None:
@@ -294,9 +294,14 @@ def create_app(ctx: LocalHarbor) -> Flask:
         answer.headers.update(dict(response.headers))
         answer._content = b"" if request.method == "HEAD" else response.get_data()
         answer.request = prepared
-        return contract.validate_response(answer, request.endpoint)
+        return contract.validate_response(answer, _operation())
 
     return app
+
+
+def _operation() -> str | None:
+    """The swagger operationId of the request (the view's endpoint name)."""
+    return request.endpoint.rsplit(".", 1)[-1] if request.endpoint else None
 
 
 def _request_id() -> str:
@@ -473,5 +478,6 @@ def _extra_attrs(ctx: LocalHarbor, name: str, manifest: Mapping[str, Any]) -> di
         return {}
     if not isinstance(blob, dict):
         return {}
-    attrs = {k: blob[k] for k in ("architecture", "os", "author", "created", "config") if k in blob}
-    return attrs
+    # Harbor also puts architecture, os and created here, as strings; its spec declares every
+    # extra_attrs value an object, so only the object-valued config is kept.
+    return {"config": blob["config"]} if isinstance(blob.get("config"), dict) else {}
