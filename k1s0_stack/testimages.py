@@ -4,11 +4,16 @@ advisories for. Built with the Docker engine from local parts only (no pulls).""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import requests
 
 from k1s0_stack.trivy import FIXTURE_DB
 
@@ -127,3 +132,72 @@ def build_test_image(docker_api: Any, kind: str, tag: str) -> str:
             if "error" in chunk:
                 raise RuntimeError(f"building test image {kind}: {chunk['error'].strip()}")
     return tag
+
+
+# -- pushing without the Docker engine (the registry API through LocalHarbor's /v2/) -------------
+
+
+def _upload_blob(base: str, repository: str, data: bytes, auth: tuple[str, str]) -> str:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    started = requests.post(f"{base}/v2/{repository}/blobs/uploads/", auth=auth, timeout=30)
+    started.raise_for_status()
+    location = started.headers["Location"]
+    if location.startswith("/"):
+        location = base + location
+    separator = "&" if "?" in location else "?"
+    done = requests.put(
+        f"{location}{separator}digest={digest}",
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+        auth=auth,
+        timeout=30,
+    )
+    done.raise_for_status()
+    return digest
+
+
+def push_raw_image(
+    base_url: str,
+    repository: str,
+    reference: str,
+    auth: tuple[str, str],
+    files: dict[str, bytes] | None = None,
+    subject: dict[str, Any] | None = None,
+    layer_media_type: str = "application/vnd.oci.image.layer.v1.tar+gzip",
+) -> str:
+    """Pushes a one-layer OCI image (or, with `subject`, an accessory manifest) with the registry
+    API; returns the manifest digest. For tests that need an artifact but not a real build."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w:gz") as tar:
+        for name, content in (files or {"hello.txt": b"hello\n"}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    layer_bytes = layer.getvalue()
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+    ).encode()
+    config_digest = _upload_blob(base_url, repository, config, auth)
+    layer_digest = _upload_blob(base_url, repository, layer_bytes, auth)
+    manifest: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": len(config),
+        },
+        "layers": [{"mediaType": layer_media_type, "digest": layer_digest, "size": len(layer_bytes)}],
+    }
+    if subject:
+        manifest["subject"] = subject
+    body = json.dumps(manifest).encode()
+    response = requests.put(
+        f"{base_url}/v2/{repository}/manifests/{reference}",
+        data=body,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        auth=auth,
+        timeout=30,
+    )
+    response.raise_for_status()
+    return str(response.headers["Docker-Content-Digest"])

@@ -478,6 +478,4 @@ def _extra_attrs(ctx: LocalHarbor, name: str, manifest: Mapping[str, Any]) -> di
         return {}
     if not isinstance(blob, dict):
         return {}
-    # Harbor also puts architecture, os and created here, as strings; its spec declares every
-    # extra_attrs value an object, so only the object-valued config is kept.
-    return {"config": blob["config"]} if isinstance(blob.get("config"), dict) else {}
+    return {k: blob[k] for k in ("architecture", "os", "author", "created", "config") if k in blob}

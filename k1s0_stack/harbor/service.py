@@ -37,6 +37,7 @@ PERMISSION_SETS: dict[str, tuple[tuple[str, str], ...]] = {
     "artifact-read": (("artifact", "read"), ("artifact-addition", "read")),
     "artifact-list": (("artifact", "list"),),
     "artifact-delete": (("artifact", "delete"),),
+    "accessory-list": (("accessory", "list"),),
     "repository-read": (("repository", "read"), ("repository", "list")),
     "repository-delete": (("repository", "delete"),),
     "retention": tuple(
@@ -52,6 +53,7 @@ CI_PERMISSIONS = (
     "tag-list",
     "artifact-read",
     "artifact-list",
+    "accessory-list",
     "repository-read",
 )
 
