@@ -67,7 +67,13 @@ def packages(kind: str) -> tuple[ApkPackage, ...]:
     return (*_BASE, _VULNERABLE[kind])
 
 
-FIXTURE_CVES: dict[str, tuple[str, ...]] = {kind: _cves_for(packages(kind)) for kind in KINDS}
+def _vulnerable(kind: str) -> tuple[ApkPackage, ...]:
+    if kind == "clean":
+        return ()
+    return tuple(_VULNERABLE.values()) if kind == "mixed" else (_VULNERABLE[kind],)
+
+
+FIXTURE_CVES: dict[str, tuple[str, ...]] = {kind: _cves_for(_vulnerable(kind)) for kind in KINDS}
 # Harbor's severity name for each fixture CVE, e.g. "CVE-2099-10001": "Critical".
 FIXTURE_SEVERITY: dict[str, str] = {
     a["id"]: a["severity"].capitalize() for a in _advisories()
@@ -132,6 +138,15 @@ def build_test_image(docker_api: Any, kind: str, tag: str) -> str:
             if "error" in chunk:
                 raise RuntimeError(f"building test image {kind}: {chunk['error'].strip()}")
     return tag
+
+
+def untag(docker_api: Any, ref: str) -> None:
+    """Removes a local tag; the image stays when something else (a tag, a container) uses it."""
+    try:
+        docker_api.remove_image(ref)
+    except Exception as exc:  # noqa: BLE001 - docker.errors.APIError; docker is an optional import here
+        if getattr(getattr(exc, "response", None), "status_code", None) != 409:
+            raise
 
 
 # -- pushing without the Docker engine (the registry API through LocalHarbor's /v2/) -------------
