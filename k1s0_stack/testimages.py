@@ -33,7 +33,9 @@ class ApkPackage:
 _BASE = (
     ApkPackage("alpine-baselayout", "3.7.0-r0", "alpine-baselayout", "Alpine base dir structure"),
     ApkPackage("musl", "1.2.5-r10", "musl", "the musl c library (libc) implementation"),
-    ApkPackage("busybox", "1.37.0-r19", "busybox", "Size optimized toolbox of many common UNIX utilities"),
+    ApkPackage(
+        "busybox", "1.37.0-r19", "busybox", "Size optimized toolbox of many common UNIX utilities"
+    ),
 )
 _FIXED_ZLIB = ApkPackage("zlib", "1.3.1-r3", "zlib", "A compression/decompression Library")
 _VULNERABLE = {
@@ -75,9 +77,7 @@ def _vulnerable(kind: str) -> tuple[ApkPackage, ...]:
 
 FIXTURE_CVES: dict[str, tuple[str, ...]] = {kind: _cves_for(_vulnerable(kind)) for kind in KINDS}
 # Harbor's severity name for each fixture CVE, e.g. "CVE-2099-10001": "Critical".
-FIXTURE_SEVERITY: dict[str, str] = {
-    a["id"]: a["severity"].capitalize() for a in _advisories()
-}
+FIXTURE_SEVERITY: dict[str, str] = {a["id"]: a["severity"].capitalize() for a in _advisories()}
 ALLOWLISTED_CVE = FIXTURE_CVES["allowlisted-high"][0]
 
 
@@ -123,7 +123,7 @@ def build_context(kind: str, directory: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
     (directory / "Dockerfile").write_text(
-        f"FROM {BASE_IMAGE}\nCOPY rootfs/ /\nUSER 65532\nCMD [\"cat\", \"/etc/k1s0-test-image\"]\n"
+        f'FROM {BASE_IMAGE}\nCOPY rootfs/ /\nUSER 65532\nCMD ["cat", "/etc/k1s0-test-image"]\n'
     )
     return directory
 
@@ -144,7 +144,7 @@ def untag(docker_api: Any, ref: str) -> None:
     """Removes a local tag; the image stays when something else (a tag, a container) uses it."""
     try:
         docker_api.remove_image(ref)
-    except Exception as exc:  # noqa: BLE001 - docker.errors.APIError; docker is an optional import here
+    except Exception as exc:
         if getattr(getattr(exc, "response", None), "status_code", None) != 409:
             raise
 
@@ -202,7 +202,9 @@ def push_raw_image(
             "digest": config_digest,
             "size": len(config),
         },
-        "layers": [{"mediaType": layer_media_type, "digest": layer_digest, "size": len(layer_bytes)}],
+        "layers": [
+            {"mediaType": layer_media_type, "digest": layer_digest, "size": len(layer_bytes)}
+        ],
     }
     if subject:
         manifest["subject"] = subject

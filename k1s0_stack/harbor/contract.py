@@ -25,10 +25,10 @@ from typing import Any
 
 import requests
 import yaml
+from jsonschema.exceptions import ValidationError
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_schema_validator import OAS30ReadValidator, validate
-from jsonschema.exceptions import ValidationError
 
 SPEC_ENV = "K1S0_HARBOR_SPEC"
 _REPO = Path(__file__).resolve().parents[2]

@@ -145,7 +145,9 @@ class Harbor:
                         return True
         return False
 
-    def require(self, principal: Principal | None, project: str, resource: str, action: str) -> None:
+    def require(
+        self, principal: Principal | None, project: str, resource: str, action: str
+    ) -> None:
         if principal is None:
             raise HarborError(401, "UNAUTHORIZED", "unauthorized")
         if not self.allowed(principal, project, resource, action):
@@ -248,7 +250,9 @@ class Harbor:
 
     def repo_count(self, project: str) -> int:
         with self.store.lock:
-            return sum(1 for r in self.store.data["repositories"].values() if r["project"] == project)
+            return sum(
+                1 for r in self.store.data["repositories"].values() if r["project"] == project
+            )
 
     def system_allowlist(self) -> dict[str, Any]:
         with self.store.lock:
@@ -272,7 +276,9 @@ class Harbor:
         if level != "project":
             raise bad_request("only project-level robot accounts are supported here")
         if not NAME_RE.match(name):
-            raise bad_request(f"robot name is not in lower case or contains illegal characters: {name}")
+            raise bad_request(
+                f"robot name is not in lower case or contains illegal characters: {name}"
+            )
         if len(permissions) != 1 or permissions[0].get("kind") != "project":
             raise bad_request("a project level robot must have exactly one project permission")
         project = str(permissions[0].get("namespace", ""))
@@ -347,7 +353,9 @@ class Harbor:
     def repositories(self, project: str) -> list[dict[str, Any]]:
         self.project(project, by_name=True)
         with self.store.lock:
-            repos = [dict(r) for r in self.store.data["repositories"].values() if r["project"] == project]
+            repos = [
+                dict(r) for r in self.store.data["repositories"].values() if r["project"] == project
+            ]
         return sorted(repos, key=lambda r: r["update_time"], reverse=True)
 
     def ensure_repository(self, full_name: str) -> dict[str, Any]:
@@ -405,7 +413,11 @@ class Harbor:
         with self.store.transaction() as data:
             artifacts = data["artifacts"]
             artifact = next(
-                (a for a in artifacts.values() if a["repository"] == full_name and a["digest"] == digest),
+                (
+                    a
+                    for a in artifacts.values()
+                    if a["repository"] == full_name and a["digest"] == digest
+                ),
                 None,
             )
             created = artifact is None
@@ -447,7 +459,12 @@ class Harbor:
                     if other["repository"] == full_name:
                         other["tags"] = [t for t in other["tags"] if t["name"] != tag]
                 artifact["tags"].append(
-                    {"id": self.store.new_id(), "name": tag, "push_time": moment, "pull_time": ZERO_TIME}
+                    {
+                        "id": self.store.new_id(),
+                        "name": tag,
+                        "push_time": moment,
+                        "pull_time": ZERO_TIME,
+                    }
                 )
             data["repositories"][full_name]["update_time"] = moment
             return dict(artifact), created
@@ -457,8 +474,11 @@ class Harbor:
             for artifact in self.store.data["artifacts"].values():
                 if artifact["repository"] != full_name:
                     continue
-                if artifact["digest"] == reference or any(t["name"] == reference for t in artifact["tags"]):
-                    return artifact
+                if artifact["digest"] == reference or any(
+                    t["name"] == reference for t in artifact["tags"]
+                ):
+                    found: dict[str, Any] = artifact
+                    return found
         return None
 
     def artifact(self, project: str, name: str, reference: str) -> dict[str, Any]:
@@ -496,7 +516,10 @@ class Harbor:
                 return []
             gone = [artifact]
             for other in list(data["artifacts"].values()):
-                if other["repository"] == artifact["repository"] and other.get("accessory_of") == artifact["digest"]:
+                if (
+                    other["repository"] == artifact["repository"]
+                    and other.get("accessory_of") == artifact["digest"]
+                ):
                     gone.append(data["artifacts"].pop(str(other["id"])))
             return gone
 
@@ -515,9 +538,15 @@ class Harbor:
                     raise HarborError(
                         409,
                         "CONFLICT",
-                        f"the tag {tag} already exists under the repository {artifact['repository']}",
+                        f"the tag {tag} already exists under the repository "
+                        + artifact["repository"],
                     )
-            entry = {"id": self.store.new_id(), "name": tag, "push_time": now(), "pull_time": ZERO_TIME}
+            entry = {
+                "id": self.store.new_id(),
+                "name": tag,
+                "push_time": now(),
+                "pull_time": ZERO_TIME,
+            }
             artifact["tags"].append(entry)
             return dict(entry)
 
@@ -556,7 +585,9 @@ class Harbor:
             return dict(artifact)
 
 
-def _accessory_subject(tag: str | None, manifest: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def _accessory_subject(
+    tag: str | None, manifest: Mapping[str, Any]
+) -> tuple[str | None, str | None]:
     subject = (manifest.get("subject") or {}).get("digest")
     layers = manifest.get("layers") or []
     cosign = any(
@@ -576,7 +607,11 @@ def accepted_mimes(header: str | None) -> list[str]:
 
 def scan_overview(scan: Mapping[str, Any] | None, accept: str | None) -> dict[str, Any] | None:
     """Harbor's scan_overview (omitempty fields), or None while the scan is only queued."""
-    if not scan or scan.get("status") in (None, "Queued") or REPORT_MIME not in accepted_mimes(accept):
+    if (
+        not scan
+        or scan.get("status") in (None, "Queued")
+        or REPORT_MIME not in accepted_mimes(accept)
+    ):
         return None
     overview: dict[str, Any] = {
         "report_id": scan["report_id"],
@@ -597,7 +632,10 @@ def scan_overview(scan: Mapping[str, Any] | None, accept: str | None) -> dict[st
 
 
 def scannable(artifact: Mapping[str, Any]) -> bool:
-    return not artifact.get("accessory_of") and artifact["manifest_media_type"] in SCANNABLE_MEDIA_TYPES
+    return (
+        not artifact.get("accessory_of")
+        and artifact["manifest_media_type"] in SCANNABLE_MEDIA_TYPES
+    )
 
 
 # -- retention ----------------------------------------------------------------------------------
@@ -653,7 +691,9 @@ def _tags_selected(artifact: Mapping[str, Any], rule: Mapping[str, Any]) -> bool
     return True
 
 
-def _template(rule: Mapping[str, Any], candidates: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _template(
+    rule: Mapping[str, Any], candidates: list[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
     template = rule.get("template")
     params = rule.get("params") or {}
     newest = sorted(candidates, key=lambda a: a["push_time"], reverse=True)

@@ -1,5 +1,5 @@
 """Harbor's REST API as LocalHarbor serves it: each operation the action relies on, for its success
-and error statuses. The session's `harbor` fixture validates every exchange against Harbor's spec."""
+and error statuses. The session's `harbor` fixture validates every exchange against the spec."""
 
 from __future__ import annotations
 
@@ -68,14 +68,21 @@ def test_ping_and_systeminfo(harbor: LocalHarbor) -> None:
 
 def test_system_cve_allowlist(harbor: LocalHarbor, harbor_robot: Robot) -> None:
     body = {"items": [{"cve_id": "CVE-2099-10005"}], "expires_at": None}
-    assert requests.put(f"{harbor.api}/system/CVEAllowlist", json=body, auth=harbor.admin, timeout=10).status_code == 200
+    assert (
+        requests.put(
+            f"{harbor.api}/system/CVEAllowlist", json=body, auth=harbor.admin, timeout=10
+        ).status_code
+        == 200
+    )
     got = requests.get(f"{harbor.api}/system/CVEAllowlist", auth=harbor.admin, timeout=10).json()
     assert got["items"] == [{"cve_id": "CVE-2099-10005"}] and got["project_id"] == 0
     robot = (harbor_robot.name, harbor_robot.secret)
     denied = requests.put(f"{harbor.api}/system/CVEAllowlist", json=body, auth=robot, timeout=10)
     assert denied.status_code == 403 and errors(denied) == ["FORBIDDEN"]
     assert requests.get(f"{harbor.api}/system/CVEAllowlist", timeout=10).status_code == 401
-    requests.put(f"{harbor.api}/system/CVEAllowlist", json={"items": []}, auth=harbor.admin, timeout=10)
+    requests.put(
+        f"{harbor.api}/system/CVEAllowlist", json={"items": []}, auth=harbor.admin, timeout=10
+    )
 
 
 # -- projects -----------------------------------------------------------------------------------
@@ -85,7 +92,12 @@ def test_project_lifecycle(harbor: LocalHarbor) -> None:
     name = f"k1s0hb-{uuid.uuid4().hex[:8]}"
     body = {
         "project_name": name,
-        "metadata": {"auto_scan": "true", "prevent_vul": "true", "severity": "high", "reuse_sys_cve_allowlist": "false"},
+        "metadata": {
+            "auto_scan": "true",
+            "prevent_vul": "true",
+            "severity": "high",
+            "reuse_sys_cve_allowlist": "false",
+        },
         "cve_allowlist": {"items": [{"cve_id": "CVE-2099-10005"}]},
     }
     created = requests.post(f"{harbor.api}/projects", json=body, auth=harbor.admin, timeout=10)
@@ -95,43 +107,88 @@ def test_project_lifecycle(harbor: LocalHarbor) -> None:
     assert again.status_code == 409 and errors(again) == ["CONFLICT"]
 
     by_name = requests.get(f"{harbor.api}/projects/{name}", auth=harbor.admin, timeout=10).json()
-    by_id = requests.get(f"{harbor.api}/projects/{project_id}", auth=harbor.admin, timeout=10).json()
+    by_id = requests.get(
+        f"{harbor.api}/projects/{project_id}", auth=harbor.admin, timeout=10
+    ).json()
     assert by_name == by_id
     assert by_name["metadata"]["auto_scan"] == "true" and by_name["metadata"]["severity"] == "high"
     assert by_name["cve_allowlist"]["items"] == [{"cve_id": "CVE-2099-10005"}]
 
-    assert requests.head(f"{harbor.api}/projects", params={"project_name": name}, auth=harbor.admin, timeout=10).status_code == 200
+    assert (
+        requests.head(
+            f"{harbor.api}/projects", params={"project_name": name}, auth=harbor.admin, timeout=10
+        ).status_code
+        == 200
+    )
     update = {"metadata": {"auto_scan": "false"}, "cve_allowlist": {"items": []}}
-    assert requests.put(f"{harbor.api}/projects/{name}", json=update, auth=harbor.admin, timeout=10).status_code == 200
-    meta = requests.get(f"{harbor.api}/projects/{name}/metadatas/auto_scan", auth=harbor.admin, timeout=10)
+    assert (
+        requests.put(
+            f"{harbor.api}/projects/{name}", json=update, auth=harbor.admin, timeout=10
+        ).status_code
+        == 200
+    )
+    meta = requests.get(
+        f"{harbor.api}/projects/{name}/metadatas/auto_scan", auth=harbor.admin, timeout=10
+    )
     assert meta.json() == {"auto_scan": "false"}
     put_meta = requests.put(
-        f"{harbor.api}/projects/{name}/metadatas/severity", json={"severity": "critical"}, auth=harbor.admin, timeout=10
+        f"{harbor.api}/projects/{name}/metadatas/severity",
+        json={"severity": "critical"},
+        auth=harbor.admin,
+        timeout=10,
     )
     assert put_meta.status_code == 200
-    listed = requests.get(f"{harbor.api}/projects", params={"name": name}, auth=harbor.admin, timeout=10)
+    listed = requests.get(
+        f"{harbor.api}/projects", params={"name": name}, auth=harbor.admin, timeout=10
+    )
     assert [p["name"] for p in listed.json()] == [name] and listed.headers["X-Total-Count"] == "1"
 
-    assert requests.delete(f"{harbor.api}/projects/{name}", auth=harbor.admin, timeout=10).status_code == 200
+    assert (
+        requests.delete(f"{harbor.api}/projects/{name}", auth=harbor.admin, timeout=10).status_code
+        == 200
+    )
     missing = requests.get(f"{harbor.api}/projects/{name}", auth=harbor.admin, timeout=10)
     assert missing.status_code == 404 and errors(missing) == ["NOT_FOUND"]
-    assert requests.head(f"{harbor.api}/projects", params={"project_name": name}, auth=harbor.admin, timeout=10).status_code == 404
-    assert requests.delete(f"{harbor.api}/projects/{name}", auth=harbor.admin, timeout=10).status_code == 404
+    assert (
+        requests.head(
+            f"{harbor.api}/projects", params={"project_name": name}, auth=harbor.admin, timeout=10
+        ).status_code
+        == 404
+    )
+    assert (
+        requests.delete(f"{harbor.api}/projects/{name}", auth=harbor.admin, timeout=10).status_code
+        == 404
+    )
 
 
 def test_project_errors(harbor: LocalHarbor, harbor_project: str, harbor_robot: Robot) -> None:
-    bad = requests.post(f"{harbor.api}/projects", json={"project_name": "Bad Name"}, auth=harbor.admin, timeout=10)
+    bad = requests.post(
+        f"{harbor.api}/projects", json={"project_name": "Bad Name"}, auth=harbor.admin, timeout=10
+    )
     assert bad.status_code == 400 and errors(bad) == ["BAD_REQUEST"]
     anonymous = requests.post(f"{harbor.api}/projects", json={"project_name": "x"}, timeout=10)
     assert anonymous.status_code == 401
     robot = (harbor_robot.name, harbor_robot.secret)
-    assert requests.post(f"{harbor.api}/projects", json={"project_name": "x"}, auth=robot, timeout=10).status_code == 403
-    assert requests.get(f"{harbor.api}/projects/{harbor_project}", auth=robot, timeout=10).status_code == 200
+    assert (
+        requests.post(
+            f"{harbor.api}/projects", json={"project_name": "x"}, auth=robot, timeout=10
+        ).status_code
+        == 403
+    )
+    assert (
+        requests.get(f"{harbor.api}/projects/{harbor_project}", auth=robot, timeout=10).status_code
+        == 200
+    )
     other = harbor.create_project(f"k1s0hb-{uuid.uuid4().hex[:8]}")
-    assert requests.get(f"{harbor.api}/projects/{other['name']}", auth=robot, timeout=10).status_code == 403
+    assert (
+        requests.get(f"{harbor.api}/projects/{other['name']}", auth=robot, timeout=10).status_code
+        == 403
+    )
 
 
-def test_project_with_repositories_cannot_be_deleted(harbor: LocalHarbor, pushed: tuple[str, str, str]) -> None:
+def test_project_with_repositories_cannot_be_deleted(
+    harbor: LocalHarbor, pushed: tuple[str, str, str]
+) -> None:
     project, _, _ = pushed
     refused = requests.delete(f"{harbor.api}/projects/{project}", auth=harbor.admin, timeout=10)
     assert refused.status_code == 412 and errors(refused) == ["PRECONDITION"]
@@ -149,54 +206,119 @@ def test_project_robot_accounts(harbor: LocalHarbor, harbor_project: str) -> Non
             {
                 "kind": "project",
                 "namespace": harbor_project,
-                "access": [{"resource": "repository", "action": "push"}, {"resource": "repository", "action": "pull"}],
+                "access": [
+                    {"resource": "repository", "action": "push"},
+                    {"resource": "repository", "action": "pull"},
+                ],
             }
         ],
     }
     created = requests.post(f"{harbor.api}/robots", json=body, auth=harbor.admin, timeout=10)
     assert created.status_code == 201
     robot = created.json()
-    assert robot["name"] == f"robot${harbor_project}+builder" and robot["secret"] and robot["expires_at"] == -1
-    assert requests.post(f"{harbor.api}/robots", json=body, auth=harbor.admin, timeout=10).status_code == 409
-    bad = requests.post(f"{harbor.api}/robots", json={**body, "name": "Not_OK!"}, auth=harbor.admin, timeout=10)
+    assert (
+        robot["name"] == f"robot${harbor_project}+builder"
+        and robot["secret"]
+        and robot["expires_at"] == -1
+    )
+    assert (
+        requests.post(f"{harbor.api}/robots", json=body, auth=harbor.admin, timeout=10).status_code
+        == 409
+    )
+    bad = requests.post(
+        f"{harbor.api}/robots", json={**body, "name": "Not_OK!"}, auth=harbor.admin, timeout=10
+    )
     assert bad.status_code == 400
 
     project_id = harbor.harbor.project(harbor_project)["project_id"]
     listed = requests.get(
-        f"{harbor.api}/robots", params={"q": f"Level=project,ProjectID={project_id}"}, auth=harbor.admin, timeout=10
+        f"{harbor.api}/robots",
+        params={"q": f"Level=project,ProjectID={project_id}"},
+        auth=harbor.admin,
+        timeout=10,
     ).json()
     assert [r["name"] for r in listed] == [robot["name"]]
     assert "secret" not in listed[0]  # the secret is shown once, at creation
 
-    as_robot = requests.post(f"{harbor.api}/robots", json=body, auth=(robot["name"], robot["secret"]), timeout=10)
+    as_robot = requests.post(
+        f"{harbor.api}/robots", json=body, auth=(robot["name"], robot["secret"]), timeout=10
+    )
     assert as_robot.status_code == 403
-    assert requests.delete(f"{harbor.api}/robots/{robot['id']}", auth=harbor.admin, timeout=10).status_code == 200
-    assert requests.delete(f"{harbor.api}/robots/{robot['id']}", auth=harbor.admin, timeout=10).status_code == 404
-    gone = requests.get(f"{harbor.api}/projects/{harbor_project}", auth=(robot["name"], robot["secret"]), timeout=10)
+    assert (
+        requests.delete(
+            f"{harbor.api}/robots/{robot['id']}", auth=harbor.admin, timeout=10
+        ).status_code
+        == 200
+    )
+    assert (
+        requests.delete(
+            f"{harbor.api}/robots/{robot['id']}", auth=harbor.admin, timeout=10
+        ).status_code
+        == 404
+    )
+    gone = requests.get(
+        f"{harbor.api}/projects/{harbor_project}", auth=(robot["name"], robot["secret"]), timeout=10
+    )
     assert gone.status_code == 401
 
 
 # -- repositories and artifacts ----------------------------------------------------------------
 
 
-def test_repositories(harbor: LocalHarbor, pushed: tuple[str, str, str], harbor_robot: Robot) -> None:
+def test_repositories(
+    harbor: LocalHarbor, pushed: tuple[str, str, str], harbor_robot: Robot
+) -> None:
     project, repo, _ = pushed
     robot = (harbor_robot.name, harbor_robot.secret)
     listed = requests.get(f"{harbor.api}/projects/{project}/repositories", auth=robot, timeout=10)
     assert [r["name"] for r in listed.json()] == [f"{project}/{repo}"]
-    got = requests.get(f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}", auth=robot, timeout=10)
+    got = requests.get(
+        f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}", auth=robot, timeout=10
+    )
     assert got.json()["artifact_count"] == 1
-    once = requests.get(f"{harbor.api}/projects/{project}/repositories/{quote(repo, safe='')}", auth=robot, timeout=10)
+    once = requests.get(
+        f"{harbor.api}/projects/{project}/repositories/{quote(repo, safe='')}",
+        auth=robot,
+        timeout=10,
+    )
     assert once.status_code == 404  # a slash must be encoded twice
-    missing = requests.get(f"{harbor.api}/projects/{project}/repositories/nope", auth=robot, timeout=10)
+    missing = requests.get(
+        f"{harbor.api}/projects/{project}/repositories/nope", auth=robot, timeout=10
+    )
     assert missing.status_code == 404
-    assert requests.get(f"{harbor.api}/projects/nope-{uuid.uuid4().hex[:6]}/repositories", auth=harbor.admin, timeout=10).status_code == 404
-    assert requests.delete(f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}", auth=robot, timeout=10).status_code == 403
-    assert requests.delete(f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}", auth=harbor.admin, timeout=10).status_code == 200
-    assert requests.get(f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}", auth=robot, timeout=10).status_code == 404
+    assert (
+        requests.get(
+            f"{harbor.api}/projects/nope-{uuid.uuid4().hex[:6]}/repositories",
+            auth=harbor.admin,
+            timeout=10,
+        ).status_code
+        == 404
+    )
+    assert (
+        requests.delete(
+            f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}", auth=robot, timeout=10
+        ).status_code
+        == 403
+    )
+    assert (
+        requests.delete(
+            f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}",
+            auth=harbor.admin,
+            timeout=10,
+        ).status_code
+        == 200
+    )
+    assert (
+        requests.get(
+            f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}", auth=robot, timeout=10
+        ).status_code
+        == 404
+    )
 
 
-def test_artifacts_list_get_and_overview(harbor: LocalHarbor, pushed: tuple[str, str, str], harbor_robot: Robot) -> None:
+def test_artifacts_list_get_and_overview(
+    harbor: LocalHarbor, pushed: tuple[str, str, str], harbor_robot: Robot
+) -> None:
     project, repo, digest = pushed
     robot = (harbor_robot.name, harbor_robot.secret)
     base = f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}/artifacts"
@@ -207,9 +329,13 @@ def test_artifacts_list_get_and_overview(harbor: LocalHarbor, pushed: tuple[str,
     assert overview["scan_status"] == "Success" and overview["severity"] == "None"
     assert overview["summary"] == {"total": 0, "fixable": 0, "summary": {}}
 
-    by_digest = requests.get(f"{base}/{digest}", params={"with_scan_overview": "true"}, auth=robot, timeout=10).json()
+    by_digest = requests.get(
+        f"{base}/{digest}", params={"with_scan_overview": "true"}, auth=robot, timeout=10
+    ).json()
     assert list(by_digest["scan_overview"]) == [REPORT_MIME]
-    no_tags = requests.get(f"{base}/{digest}", params={"with_tag": "false"}, auth=robot, timeout=10).json()
+    no_tags = requests.get(
+        f"{base}/{digest}", params={"with_tag": "false"}, auth=robot, timeout=10
+    ).json()
     assert "tags" not in no_tags and "scan_overview" not in no_tags
     only_v10 = requests.get(
         f"{base}/{digest}",
@@ -225,38 +351,62 @@ def test_artifacts_list_get_and_overview(harbor: LocalHarbor, pushed: tuple[str,
     report = requests.get(f"{base}/{digest}/additions/vulnerabilities", auth=robot, timeout=10)
     assert report.json()[REPORT_MIME]["vulnerabilities"] == []
     v10 = requests.get(
-        f"{base}/{digest}/additions/vulnerabilities", headers={"X-Accept-Vulnerabilities": V10}, auth=robot, timeout=10
+        f"{base}/{digest}/additions/vulnerabilities",
+        headers={"X-Accept-Vulnerabilities": V10},
+        auth=robot,
+        timeout=10,
     )
     assert v10.json() == {}
 
 
-def test_scan_lifecycle_and_conflict(harbor: LocalHarbor, harbor_project: str, harbor_robot: Robot) -> None:
+def test_scan_lifecycle_and_conflict(
+    harbor: LocalHarbor, harbor_project: str, harbor_robot: Robot
+) -> None:
     project = harbor_project
     robot = (harbor_robot.name, harbor_robot.secret)
     harbor.harbor.update_project(project, {"auto_scan": "false"}, None)
     digest = push_raw_image(harbor.url, f"{project}/slow", "v1", robot)
     base = f"{harbor.api}/projects/{project}/repositories/slow/artifacts/{digest}"
-    assert "scan_overview" not in requests.get(base, params={"with_scan_overview": "true"}, auth=robot, timeout=10).json()
+    assert (
+        "scan_overview"
+        not in requests.get(
+            base, params={"with_scan_overview": "true"}, auth=robot, timeout=10
+        ).json()
+    )
     assert requests.get(f"{base}/additions/vulnerabilities", auth=robot, timeout=10).json() == {}
 
     harbor.set_scan_behaviour(f"{project}/slow", duration=3)
     assert requests.post(f"{base}/scan", auth=robot, timeout=10).status_code == 202
-    conflict = requests.post(f"{base}/scan", json={"scan_type": "vulnerability"}, auth=robot, timeout=10)
+    conflict = requests.post(
+        f"{base}/scan", json={"scan_type": "vulnerability"}, auth=robot, timeout=10
+    )
     assert conflict.status_code == 409 and errors(conflict) == ["CONFLICT"]
     assert conflict.json()["errors"][0]["message"].startswith("a previous scan process is ")
     seen = []
     while not seen or seen[-1] not in ("Success", "Error"):
-        overview = requests.get(base, params={"with_scan_overview": "true"}, auth=robot, timeout=10).json()
-        status = (overview.get("scan_overview") or {}).get(REPORT_MIME, {}).get("scan_status", "absent")
+        overview = requests.get(
+            base, params={"with_scan_overview": "true"}, auth=robot, timeout=10
+        ).json()
+        status = (
+            (overview.get("scan_overview") or {}).get(REPORT_MIME, {}).get("scan_status", "absent")
+        )
         if not seen or seen[-1] != status:
             seen.append(status)
         time.sleep(0.05)
-    assert seen[-2:] == ["Running", "Success"] and set(seen) <= {"absent", "Pending", "Running", "Success"}
+    assert seen[-2:] == ["Running", "Success"] and set(seen) <= {
+        "absent",
+        "Pending",
+        "Running",
+        "Success",
+    }
 
     sbom = requests.post(f"{base}/scan", json={"scan_type": "sbom"}, auth=robot, timeout=10)
     assert sbom.status_code == 422
     no_scan = harbor.create_robot(project, "pullonly", permissions=("pull", "artifact-read"))
-    assert requests.post(f"{base}/scan", auth=(no_scan.name, no_scan.secret), timeout=10).status_code == 403
+    assert (
+        requests.post(f"{base}/scan", auth=(no_scan.name, no_scan.secret), timeout=10).status_code
+        == 403
+    )
     unknown = f"{harbor.api}/projects/{project}/repositories/slow/artifacts/sha256:{'0' * 64}/scan"
     assert requests.post(unknown, auth=robot, timeout=10).status_code == 404
 
@@ -281,13 +431,22 @@ def test_tags(harbor: LocalHarbor, pushed: tuple[str, str, str], harbor_robot: R
     assert pulled.status_code == 200 and pulled.headers["Docker-Content-Digest"] == digest
     assert requests.delete(f"{tags}/1.0.0", auth=robot, timeout=10).status_code == 200
     assert requests.delete(f"{tags}/1.0.0", auth=robot, timeout=10).status_code == 404
-    after = requests.get(f"{harbor.url}/v2/{project}/{repo}/manifests/1.0.0", auth=robot, timeout=10)
+    after = requests.get(
+        f"{harbor.url}/v2/{project}/{repo}/manifests/1.0.0", auth=robot, timeout=10
+    )
     assert after.status_code == 404
     reader = harbor.create_robot(project, "reader", permissions=("pull", "artifact-read"))
-    assert requests.post(tags, json={"name": "x"}, auth=(reader.name, reader.secret), timeout=10).status_code == 403
+    assert (
+        requests.post(
+            tags, json={"name": "x"}, auth=(reader.name, reader.secret), timeout=10
+        ).status_code
+        == 403
+    )
 
 
-def test_delete_artifact(harbor: LocalHarbor, pushed: tuple[str, str, str], harbor_robot: Robot) -> None:
+def test_delete_artifact(
+    harbor: LocalHarbor, pushed: tuple[str, str, str], harbor_robot: Robot
+) -> None:
     project, repo, digest = pushed
     robot = (harbor_robot.name, harbor_robot.secret)
     url = f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}/artifacts/{digest}"
@@ -295,10 +454,17 @@ def test_delete_artifact(harbor: LocalHarbor, pushed: tuple[str, str, str], harb
     assert requests.delete(url, auth=harbor.admin, timeout=10).status_code == 200
     assert requests.get(url, auth=robot, timeout=10).status_code == 404
     assert requests.delete(url, auth=harbor.admin, timeout=10).status_code == 404
-    assert requests.get(f"{harbor.url}/v2/{project}/{repo}/manifests/{digest}", auth=robot, timeout=10).status_code == 404
+    assert (
+        requests.get(
+            f"{harbor.url}/v2/{project}/{repo}/manifests/{digest}", auth=robot, timeout=10
+        ).status_code
+        == 404
+    )
 
 
-def test_cosign_signature_is_an_accessory(harbor: LocalHarbor, pushed: tuple[str, str, str], harbor_robot: Robot) -> None:
+def test_cosign_signature_is_an_accessory(
+    harbor: LocalHarbor, pushed: tuple[str, str, str], harbor_robot: Robot
+) -> None:
     project, repo, digest = pushed
     robot = (harbor_robot.name, harbor_robot.secret)
     signature_tag = digest.replace(":", "-") + ".sig"
@@ -314,7 +480,9 @@ def test_cosign_signature_is_an_accessory(harbor: LocalHarbor, pushed: tuple[str
     assert [a["digest"] for a in requests.get(base, auth=robot, timeout=10).json()] == [digest]
     accessories = requests.get(f"{base}/{digest}/accessories", auth=robot, timeout=10).json()
     assert [a["type"] for a in accessories] == ["signature.cosign"]
-    with_accessory = requests.get(f"{base}/{digest}", params={"with_accessory": "true"}, auth=robot, timeout=10)
+    with_accessory = requests.get(
+        f"{base}/{digest}", params={"with_accessory": "true"}, auth=robot, timeout=10
+    )
     assert with_accessory.json()["accessories"][0]["subject_artifact_digest"] == digest
 
 
@@ -331,7 +499,11 @@ def retention_policy(project_id: int, keep: int) -> dict[str, Any]:
                 "template": "latestPushedK",
                 "params": {"latestPushedK": keep},
                 "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
-                "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
+                "scope_selectors": {
+                    "repository": [
+                        {"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}
+                    ]
+                },
             }
         ],
         "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
@@ -343,30 +515,63 @@ def test_retention(harbor: LocalHarbor, harbor_project: str, harbor_robot: Robot
     robot = (harbor_robot.name, harbor_robot.secret)
     project_id = harbor.harbor.project(harbor_project)["project_id"]
     digests = [
-        push_raw_image(harbor.url, f"{harbor_project}/svc", f"b{i}", robot, files={"n": str(i).encode()})
+        push_raw_image(
+            harbor.url, f"{harbor_project}/svc", f"b{i}", robot, files={"n": str(i).encode()}
+        )
         for i in range(3)
     ]
-    created = requests.post(f"{harbor.api}/retentions", json=retention_policy(project_id, 2), auth=harbor.admin, timeout=10)
+    created = requests.post(
+        f"{harbor.api}/retentions",
+        json=retention_policy(project_id, 2),
+        auth=harbor.admin,
+        timeout=10,
+    )
     assert created.status_code == 201
     policy_url = harbor.url + created.headers["Location"]
     retention_id = created.headers["Location"].rsplit("/", 1)[1]
-    project = requests.get(f"{harbor.api}/projects/{harbor_project}", auth=harbor.admin, timeout=10).json()
+    project = requests.get(
+        f"{harbor.api}/projects/{harbor_project}", auth=harbor.admin, timeout=10
+    ).json()
     assert project["metadata"]["retention_id"] == retention_id
-    again = requests.post(f"{harbor.api}/retentions", json=retention_policy(project_id, 2), auth=harbor.admin, timeout=10)
+    again = requests.post(
+        f"{harbor.api}/retentions",
+        json=retention_policy(project_id, 2),
+        auth=harbor.admin,
+        timeout=10,
+    )
     assert again.status_code == 400
     got = requests.get(policy_url, auth=harbor.admin, timeout=10).json()
     assert got["rules"][0]["params"] == {"latestPushedK": 2} and got["scope"]["ref"] == project_id
-    assert requests.put(policy_url, json=retention_policy(project_id, 1), auth=harbor.admin, timeout=10).status_code == 200
-    dry = requests.post(f"{policy_url}/executions", json={"dry_run": True}, auth=harbor.admin, timeout=10)
+    assert (
+        requests.put(
+            policy_url, json=retention_policy(project_id, 1), auth=harbor.admin, timeout=10
+        ).status_code
+        == 200
+    )
+    dry = requests.post(
+        f"{policy_url}/executions", json={"dry_run": True}, auth=harbor.admin, timeout=10
+    )
     assert dry.status_code == 201
     artifacts = f"{harbor.api}/projects/{harbor_project}/repositories/svc/artifacts"
     assert len(requests.get(artifacts, auth=robot, timeout=10).json()) == 3
-    assert requests.post(f"{policy_url}/executions", json={"dry_run": False}, auth=harbor.admin, timeout=10).status_code == 201
-    assert [a["digest"] for a in requests.get(artifacts, auth=robot, timeout=10).json()] == [digests[2]]
+    assert (
+        requests.post(
+            f"{policy_url}/executions", json={"dry_run": False}, auth=harbor.admin, timeout=10
+        ).status_code
+        == 201
+    )
+    assert [a["digest"] for a in requests.get(artifacts, auth=robot, timeout=10).json()] == [
+        digests[2]
+    ]
     executions = requests.get(f"{policy_url}/executions", auth=harbor.admin, timeout=10).json()
-    assert [e["dry_run"] for e in executions] == [False, True] and executions[0]["status"] == "Succeed"
+    assert [e["dry_run"] for e in executions] == [False, True] and executions[0][
+        "status"
+    ] == "Succeed"
     assert requests.get(policy_url, auth=robot, timeout=10).status_code == 403
-    assert requests.get(f"{harbor.api}/retentions/999999", auth=harbor.admin, timeout=10).status_code == 404
+    assert (
+        requests.get(f"{harbor.api}/retentions/999999", auth=harbor.admin, timeout=10).status_code
+        == 404
+    )
     bad = retention_policy(project_id, 1)
     bad["rules"][0]["template"] = "unheardOf"
     assert requests.put(policy_url, json=bad, auth=harbor.admin, timeout=10).status_code == 400
@@ -430,7 +635,9 @@ def spare_harbor(tmp_path: Path) -> Iterator[LocalHarbor]:
     started.stop()
 
 
-def test_a_response_off_the_contract_is_recorded(spare_harbor: LocalHarbor, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_response_off_the_contract_is_recorded(
+    spare_harbor: LocalHarbor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from k1s0_stack.harbor import api
 
     assert requests.get(f"{spare_harbor.api}/systeminfo", timeout=10).status_code == 200
@@ -439,14 +646,20 @@ def test_a_response_off_the_contract_is_recorded(spare_harbor: LocalHarbor, monk
     requests.get(f"{spare_harbor.api}/systeminfo", timeout=10)
     violations = spare_harbor.contract_violations()
     assert len(violations) == 1 and "harbor_version" in violations[0]
-    requests.get(f"{spare_harbor.api}/projects/p/repositories/r/artifacts/x?with_tag=maybe", timeout=10)
+    requests.get(
+        f"{spare_harbor.api}/projects/p/repositories/r/artifacts/x?with_tag=maybe", timeout=10
+    )
     assert any("with_tag" in v for v in spare_harbor.contract_violations()[1:])
 
 
 def test_validate_request_for_clients() -> None:
     from k1s0_stack.harbor.contract import validate_request
 
-    good = requests.Request("POST", "http://h/api/v2.0/projects", json={"project_name": "p"}).prepare()
+    good = requests.Request(
+        "POST", "http://h/api/v2.0/projects", json={"project_name": "p"}
+    ).prepare()
     assert validate_request(good) == []
-    bad = requests.Request("POST", "http://h/api/v2.0/projects/p/repositories/r/artifacts/d/tags", json={"nom": "x"}).prepare()
+    bad = requests.Request(
+        "POST", "http://h/api/v2.0/projects/p/repositories/r/artifacts/d/tags", json={"nom": "x"}
+    ).prepare()
     assert validate_request(bad)

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from k1s0_stack.harbor import LocalHarbor, Robot
-from k1s0_stack.testimages import untag, build_test_image
+from k1s0_stack.testimages import build_test_image, untag
 
 pytestmark = pytest.mark.integration
 
@@ -24,23 +24,42 @@ def push(docker_api: Any, repository: str, tag: str, robot: Robot) -> list[str]:
 
 
 def pull(docker_api: Any, repository: str, tag: str, robot: Robot) -> None:
-    docker_api.pull(repository, tag=tag, auth_config={"username": robot.name, "password": robot.secret})
+    docker_api.pull(
+        repository, tag=tag, auth_config={"username": robot.name, "password": robot.secret}
+    )
 
 
 def test_ping_asks_for_basic_auth(harbor: LocalHarbor, harbor_robot: Robot) -> None:
     anonymous = requests.get(f"{harbor.url}/v2/", timeout=10)
-    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Basic realm=")
-    assert requests.get(f"{harbor.url}/v2/", auth=(harbor_robot.name, "wrong"), timeout=10).status_code == 401
-    assert requests.get(f"{harbor.url}/v2/", auth=(harbor_robot.name, harbor_robot.secret), timeout=10).status_code == 200
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith(
+        "Basic realm="
+    )
+    assert (
+        requests.get(f"{harbor.url}/v2/", auth=(harbor_robot.name, "wrong"), timeout=10).status_code
+        == 401
+    )
+    assert (
+        requests.get(
+            f"{harbor.url}/v2/", auth=(harbor_robot.name, harbor_robot.secret), timeout=10
+        ).status_code
+        == 200
+    )
 
 
-def test_login_push_pull_with_a_robot(docker_api: Any, harbor: LocalHarbor, harbor_project: str, harbor_robot: Robot) -> None:
+def test_login_push_pull_with_a_robot(
+    docker_api: Any, harbor: LocalHarbor, harbor_project: str, harbor_robot: Robot
+) -> None:
     login = docker_api.login(
-        username=harbor_robot.name, password=harbor_robot.secret, registry=harbor.registry_host, reauth=True
+        username=harbor_robot.name,
+        password=harbor_robot.secret,
+        registry=harbor.registry_host,
+        reauth=True,
     )
     assert login["Status"] == "Login Succeeded"
     with pytest.raises(docker.errors.APIError):
-        docker_api.login(username=harbor_robot.name, password="wrong", registry=harbor.registry_host, reauth=True)
+        docker_api.login(
+            username=harbor_robot.name, password="wrong", registry=harbor.registry_host, reauth=True
+        )
 
     repository = f"{harbor.registry_host}/{harbor_project}/web/app"
     build_test_image(docker_api, "clean", f"{repository}:1.0.0")
@@ -57,7 +76,9 @@ def test_login_push_pull_with_a_robot(docker_api: Any, harbor: LocalHarbor, harb
     untag(docker_api, f"{repository}:1.0.0")
 
 
-def test_a_robot_cannot_touch_another_project(docker_api: Any, harbor: LocalHarbor, harbor_robot: Robot) -> None:
+def test_a_robot_cannot_touch_another_project(
+    docker_api: Any, harbor: LocalHarbor, harbor_robot: Robot
+) -> None:
     other = f"k1s0hb-{uuid.uuid4().hex[:8]}"
     harbor.create_project(other)
     owner = harbor.create_robot(other, "owner")
@@ -69,12 +90,18 @@ def test_a_robot_cannot_touch_another_project(docker_api: Any, harbor: LocalHarb
     assert refused and "unauthorized" in refused[0].lower()
     with pytest.raises(docker.errors.APIError):
         pull(docker_api, repository, "1", harbor_robot)
-    manifest = requests.get(f"{harbor.url}/v2/{other}/app/manifests/1", auth=(harbor_robot.name, harbor_robot.secret), timeout=10)
+    manifest = requests.get(
+        f"{harbor.url}/v2/{other}/app/manifests/1",
+        auth=(harbor_robot.name, harbor_robot.secret),
+        timeout=10,
+    )
     assert manifest.status_code == 401
     untag(docker_api, f"{repository}:1")
 
 
-def test_pull_only_robot_cannot_push(docker_api: Any, harbor: LocalHarbor, harbor_project: str) -> None:
+def test_pull_only_robot_cannot_push(
+    docker_api: Any, harbor: LocalHarbor, harbor_project: str
+) -> None:
     reader = harbor.create_robot(harbor_project, "reader", permissions=("pull",))
     repository = f"{harbor.registry_host}/{harbor_project}/readonly"
     build_test_image(docker_api, "clean", f"{repository}:1")
@@ -85,6 +112,13 @@ def test_pull_only_robot_cannot_push(docker_api: Any, harbor: LocalHarbor, harbo
 
 def test_registry_faults(harbor: LocalHarbor, harbor_robot: Robot) -> None:
     harbor.inject_fault("registry", status=503, retry_after=2)
-    failed = requests.get(f"{harbor.url}/v2/", auth=(harbor_robot.name, harbor_robot.secret), timeout=10)
+    failed = requests.get(
+        f"{harbor.url}/v2/", auth=(harbor_robot.name, harbor_robot.secret), timeout=10
+    )
     assert failed.status_code == 503 and failed.headers["Retry-After"] == "2"
-    assert requests.get(f"{harbor.url}/v2/", auth=(harbor_robot.name, harbor_robot.secret), timeout=10).status_code == 200
+    assert (
+        requests.get(
+            f"{harbor.url}/v2/", auth=(harbor_robot.name, harbor_robot.secret), timeout=10
+        ).status_code
+        == 200
+    )

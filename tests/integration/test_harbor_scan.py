@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from k1s0_stack.harbor import LocalHarbor, Robot
-from k1s0_stack.testimages import untag, FIXTURE_CVES, FIXTURE_SEVERITY, KINDS, build_test_image
+from k1s0_stack.testimages import FIXTURE_CVES, FIXTURE_SEVERITY, KINDS, build_test_image, untag
 from k1s0_stack.trivy import REPORT_MIME
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,8 @@ def push(docker_api: Any, repository: str, tag: str, robot: Robot) -> None:
 
 
 def scanned(harbor: LocalHarbor, project: str, repo: str, tag: str, robot: Robot) -> dict[str, Any]:
-    url = f"{harbor.api}/projects/{project}/repositories/{quote(quote(repo, safe=''), safe='')}/artifacts/{tag}"
+    encoded = quote(quote(repo, safe=""), safe="")
+    url = f"{harbor.api}/projects/{project}/repositories/{encoded}/artifacts/{tag}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         artifact = requests.get(
@@ -34,7 +35,9 @@ def scanned(harbor: LocalHarbor, project: str, repo: str, tag: str, robot: Robot
         ).json()
         overview = (artifact.get("scan_overview") or {}).get(REPORT_MIME) or {}
         if overview.get("scan_status") in ("Success", "Error"):
-            report = requests.get(f"{url}/additions/vulnerabilities", auth=(robot.name, robot.secret), timeout=10)
+            report = requests.get(
+                f"{url}/additions/vulnerabilities", auth=(robot.name, robot.secret), timeout=10
+            )
             return {"overview": overview, "report": report.json().get(REPORT_MIME)}
         time.sleep(0.2)
     raise AssertionError(f"the scan of {project}/{repo}:{tag} did not finish")
@@ -58,7 +61,11 @@ def test_scan_reports_the_fixture_findings(
     counts: dict[str, int] = {}
     for cve in expected:
         counts[FIXTURE_SEVERITY[cve]] = counts.get(FIXTURE_SEVERITY[cve], 0) + 1
-    assert overview["summary"] == {"total": len(expected), "fixable": len(expected), "summary": counts}
+    assert overview["summary"] == {
+        "total": len(expected),
+        "fixable": len(expected),
+        "summary": counts,
+    }
     order = ["None", "Low", "Medium", "High", "Critical"]
     highest = max((FIXTURE_SEVERITY[c] for c in expected), key=order.index, default="None")
     assert overview["severity"] == highest == report["severity"]
@@ -87,7 +94,9 @@ def test_state_survives_a_restart(docker_api: Any, tmp_path: Path) -> None:
         after = scanned(second, "k1s0hb-keep", "app", "1", robot)
         assert after == before
         docker_api.pull(
-            f"{second.registry_host}/k1s0hb-keep/app", tag="1", auth_config={"username": robot.name, "password": robot.secret}
+            f"{second.registry_host}/k1s0hb-keep/app",
+            tag="1",
+            auth_config={"username": robot.name, "password": robot.secret},
         )
         untag(docker_api, f"{second.registry_host}/k1s0hb-keep/app:1")
     finally:
