@@ -418,6 +418,11 @@ def _proxy(ctx: LocalHarbor, rest: str) -> Response:
         if artifact is None:
             return _registry_error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {name}:{reference}")
         rest = f"{name}/manifests/{artifact['digest']}"
+    if kind == "manifests" and request.method == "GET":
+        artifact = harbor.resolve(name, reference)
+        refusal = harbor.pull_refusal(project, artifact) if artifact else None
+        if refusal:
+            return _registry_error(412, "PROJECTPOLICYVIOLATION", refusal)
     upstream = _forward(
         ctx, rest, request.get_data() if request.method in ("PUT", "POST", "PATCH") else None
     )

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from k1s0_stack.harbor.store import ZERO_TIME, Store, hash_secret, now, secret_matches
-from k1s0_stack.trivy import REPORT_MIME, SCANNER, summary
+from k1s0_stack.trivy import REPORT_MIME, SCANNER, SEVERITIES, summary
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 ROBOT_PREFIX = "robot$"
@@ -571,6 +571,53 @@ class Harbor:
             repo = data["repositories"].get(full_name)
             if repo:
                 repo["pull_count"] += 1
+
+    def effective_allowlist(self, project: Mapping[str, Any]) -> set[str]:
+        """The CVE ids exempted in `project`: the system's or its own, unless expired."""
+        reuse = project["metadata"].get("reuse_sys_cve_allowlist", "true") == "true"
+        allowlist = self.system_allowlist() if reuse else project["cve_allowlist"]
+        expires = allowlist.get("expires_at")
+        if expires is not None and expires != 0 and expires < _epoch():
+            return set()
+        return {item["cve_id"] for item in allowlist.get("items") or []}
+
+    def pull_refusal(self, project_name: str, artifact: Mapping[str, Any]) -> str | None:
+        """Harbor's "prevent vulnerable images from running" check on a manifest GET: the
+        refusal message, or None when the pull may go ahead."""
+        project = self.project(project_name, by_name=True)
+        if project["metadata"].get("prevent_vul") != "true" or not scannable(artifact):
+            return None
+        threshold = project["metadata"].get("severity", "low").capitalize()
+        policy = (
+            f'configured policy in \'Prevent images with vulnerability severity of "{threshold}" '
+            "or higher from running.' To continue with pull, please contact your project "
+            "administrator"
+        )
+        scan = artifact.get("scan") or {}
+        if not scan or scan.get("status") == "Queued":
+            return (
+                "current image without vulnerability scanning cannot be pulled due to "
+                f"{policy} for help."
+            )
+        if scan["status"] != "Success":
+            return (
+                f'current image with "{scan["status"]}" status of vulnerability scanning cannot be '
+                f"pulled due to {policy} for help."
+            )
+        exempt = self.effective_allowlist(project)
+        order = list(SEVERITIES)
+        blocking = [
+            v
+            for v in scan["report"]["vulnerabilities"]
+            if v["id"] not in exempt and order.index(v["severity"]) >= order.index(threshold)
+        ]
+        if not blocking:
+            return None
+        thing = "vulnerabilities" if len(blocking) > 1 else "vulnerability"
+        return (
+            f"current image with {len(blocking)} {thing} cannot be pulled due to {policy} to "
+            "exempt matched vulnerabilities through configuring the CVE allowlist."
+        )
 
     # -- scans ------------------------------------------------------------------------------
 

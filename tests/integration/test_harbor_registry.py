@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from k1s0_stack.harbor import LocalHarbor, Robot
-from k1s0_stack.testimages import build_test_image, untag
+from k1s0_stack.testimages import build_test_image, push_raw_image, untag
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +119,41 @@ def test_registry_faults(harbor: LocalHarbor, harbor_robot: Robot) -> None:
     assert (
         requests.get(
             f"{harbor.url}/v2/", auth=(harbor_robot.name, harbor_robot.secret), timeout=10
+        ).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "harbor_project",
+    [
+        {
+            "prevent_vul": True,
+            "severity": "high",
+            "reuse_sys_cve_allowlist": False,
+            "cve_allowlist": [{"cve_id": "CVE-2099-10005"}],
+        }
+    ],
+    indirect=True,
+)
+def test_prevent_vulnerable_images_from_being_pulled(
+    harbor: LocalHarbor, harbor_project: str, harbor_robot: Robot
+) -> None:
+    """Harbor refuses a manifest GET (412) for an unscanned image or one with findings at or above
+    the project's severity that its CVE allowlist does not exempt."""
+    robot = (harbor_robot.name, harbor_robot.secret)
+    harbor.set_scan_behaviour(f"{harbor_project}/gated", duration=2)
+    push_raw_image(harbor.url, f"{harbor_project}/gated", "1", robot)
+    early = requests.get(
+        f"{harbor.url}/v2/{harbor_project}/gated/manifests/1", auth=robot, timeout=10
+    )
+    assert (
+        early.status_code == 412 and early.json()["errors"][0]["code"] == "PROJECTPOLICYVIOLATION"
+    )
+    assert "vulnerability scanning cannot be pulled" in early.json()["errors"][0]["message"]
+    assert (
+        requests.head(
+            f"{harbor.url}/v2/{harbor_project}/gated/manifests/1", auth=robot, timeout=10
         ).status_code
         == 200
     )

@@ -101,3 +101,44 @@ def test_state_survives_a_restart(docker_api: Any, tmp_path: Path) -> None:
         untag(docker_api, f"{second.registry_host}/k1s0hb-keep/app:1")
     finally:
         second.stop()
+
+
+@pytest.mark.parametrize(
+    "harbor_project",
+    [
+        {
+            "prevent_vul": True,
+            "severity": "high",
+            "reuse_sys_cve_allowlist": False,
+            "cve_allowlist": [{"cve_id": "CVE-2099-10005"}],
+        }
+    ],
+    indirect=True,
+)
+@pytest.mark.parametrize(("kind", "allowed"), [("allowlisted-high", True), ("high", False)])
+def test_prevent_vul_honours_the_project_allowlist(
+    docker_api: Any,
+    harbor: LocalHarbor,
+    harbor_project: str,
+    harbor_robot: Robot,
+    kind: str,
+    allowed: bool,
+) -> None:
+    repository = f"{harbor.registry_host}/{harbor_project}/gate/{kind}"
+    build_test_image(docker_api, kind, f"{repository}:1")
+    try:
+        push(docker_api, repository, "1", harbor_robot)
+    finally:
+        untag(docker_api, f"{repository}:1")
+    assert (
+        scanned(harbor, harbor_project, f"gate/{kind}", "1", harbor_robot)["overview"]["severity"]
+        == "High"
+    )
+    got = requests.get(
+        f"{harbor.url}/v2/{harbor_project}/gate/{kind}/manifests/1",
+        auth=(harbor_robot.name, harbor_robot.secret),
+        timeout=10,
+    )
+    assert (got.status_code == 200) is allowed
+    if not allowed:
+        assert got.status_code == 412 and "1 vulnerability cannot be pulled" in got.text
