@@ -174,14 +174,16 @@ def _upload_blob(base: str, repository: str, data: bytes, auth: tuple[str, str])
 def push_raw_image(
     base_url: str,
     repository: str,
-    reference: str,
+    reference: str | None,
     auth: tuple[str, str],
     files: dict[str, bytes] | None = None,
     subject: dict[str, Any] | None = None,
     layer_media_type: str = "application/vnd.oci.image.layer.v1.tar+gzip",
+    artifact_type: str | None = None,
 ) -> str:
     """Pushes a one-layer OCI image (or, with `subject`, an accessory manifest) with the registry
-    API; returns the manifest digest. For tests that need an artifact but not a real build."""
+    API, under `reference` (a tag; None: by digest); returns the manifest digest. For tests that
+    need an artifact but not a real build."""
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w:gz") as tar:
         for name, content in (files or {"hello.txt": b"hello\n"}).items():
@@ -208,7 +210,10 @@ def push_raw_image(
     }
     if subject:
         manifest["subject"] = subject
+    if artifact_type:
+        manifest["artifactType"] = artifact_type
     body = json.dumps(manifest).encode()
+    reference = reference or "sha256:" + hashlib.sha256(body).hexdigest()
     response = requests.put(
         f"{base_url}/v2/{repository}/manifests/{reference}",
         data=body,

@@ -394,6 +394,8 @@ def _proxy(ctx: LocalHarbor, rest: str) -> Response:
         if not who.admin:
             return _registry_unauthorized("only an administrator can list the catalog")
         return _forward(ctx, rest, None)
+    if "/referrers/" in rest and request.method == "GET":
+        return _referrers(ctx, who, *rest.rsplit("/referrers/", 1))
     name, kind, reference = _split(rest)
     if not name:
         return _registry_error(
@@ -429,6 +431,28 @@ def _proxy(ctx: LocalHarbor, rest: str) -> Response:
     if kind == "manifests":
         _after_manifest(ctx, name, reference, upstream)
     return upstream
+
+
+def _referrers(ctx: LocalHarbor, who: Principal, name: str, digest: str) -> Response:
+    """OCI 1.1 referrers API (Harbor serves it; distribution 2.8 does not): the accessories whose
+    subject is `digest`, as an image index, optionally filtered by artifactType."""
+    if not ctx.harbor.allowed(who, name.split("/", 1)[0], "repository", "pull"):
+        return _registry_unauthorized(f"unauthorized to access repository: {name}, action: pull")
+    wanted = request.args.get("artifactType")
+    manifests = [
+        {k: v for k, v in a["descriptor"].items() if v}
+        for a in ctx.harbor.accessories(name, digest)
+        if a.get("descriptor") and (not wanted or a["descriptor"].get("artifactType") == wanted)
+    ]
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    }
+    response = Response(json.dumps(index), mimetype="application/vnd.oci.image.index.v1+json")
+    if wanted:
+        response.headers["OCI-Filters-Applied"] = "artifactType"
+    return response
 
 
 def _split(rest: str) -> tuple[str, str, str]:
@@ -498,8 +522,19 @@ def _after_manifest(ctx: LocalHarbor, name: str, reference: str, upstream: Respo
         size = len(body) + int((manifest.get("config") or {}).get("size", 0))
         size += sum(int(layer.get("size", 0)) for layer in manifest.get("layers") or [])
         artifact, created = harbor.record_push(
-            name, reference, digest, media_type, manifest, size, _extra_attrs(ctx, name, manifest)
+            name,
+            reference,
+            digest,
+            media_type,
+            manifest,
+            size,
+            _extra_attrs(ctx, name, manifest),
+            manifest_size=len(body),
         )
+        subject = (manifest.get("subject") or {}).get("digest")
+        if subject:
+            # Tells OCI 1.1 clients (cosign) that this registry serves the referrers API.
+            upstream.headers["OCI-Subject"] = subject
         project = harbor.project(name.split("/", 1)[0], by_name=True)
         if created and project["metadata"].get("auto_scan") == "true" and scannable(artifact):
             try:

@@ -405,6 +405,7 @@ class Harbor:
         manifest: Mapping[str, Any],
         size: int,
         extra_attrs: Mapping[str, Any] | None,
+        manifest_size: int = 0,
     ) -> tuple[dict[str, Any], bool]:
         """Records a manifest push; returns the artifact and whether it is new."""
         repo = self.ensure_repository(full_name)
@@ -447,6 +448,14 @@ class Harbor:
                 }
                 if manifest.get("artifactType"):
                     artifact["artifact_type"] = manifest["artifactType"]
+                # What the OCI referrers API lists for it (OCI distribution spec 1.1).
+                artifact["descriptor"] = {
+                    "mediaType": manifest_media_type,
+                    "digest": digest,
+                    "size": manifest_size,
+                    "artifactType": manifest.get("artifactType") or config.get("mediaType"),
+                    "annotations": dict(manifest.get("annotations") or {}),
+                }
                 subject, kind = _accessory_subject(tag, manifest)
                 if subject:
                     artifact["accessory_of"] = subject
@@ -637,7 +646,9 @@ def _accessory_subject(
 ) -> tuple[str | None, str | None]:
     subject = (manifest.get("subject") or {}).get("digest")
     layers = manifest.get("layers") or []
-    cosign = any(
+    cosign = str(manifest.get("artifactType", "")).startswith(
+        "application/vnd.dev.sigstore.bundle"
+    ) or any(
         str(layer.get("mediaType", "")).startswith("application/vnd.dev.cosign") for layer in layers
     )
     if subject:

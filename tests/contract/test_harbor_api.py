@@ -663,3 +663,31 @@ def test_validate_request_for_clients() -> None:
         "POST", "http://h/api/v2.0/projects/p/repositories/r/artifacts/d/tags", json={"nom": "x"}
     ).prepare()
     assert validate_request(bad)
+
+
+def test_oci_referrers(
+    harbor: LocalHarbor, pushed: tuple[str, str, str], harbor_robot: Robot
+) -> None:
+    """An OCI 1.1 artifact with a subject is an accessory, listed by the referrers API."""
+    project, repo, digest = pushed
+    robot = (harbor_robot.name, harbor_robot.secret)
+    subject = {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": digest,
+        "size": 1,
+    }
+    bundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
+    referrer = push_raw_image(
+        harbor.url, f"{project}/{repo}", None, robot, subject=subject, artifact_type=bundle
+    )
+    url = f"{harbor.url}/v2/{project}/{repo}/referrers/{digest}"
+    index = requests.get(url, auth=robot, timeout=10).json()
+    assert [(m["digest"], m["artifactType"]) for m in index["manifests"]] == [(referrer, bundle)]
+    filtered = requests.get(url, params={"artifactType": "other"}, auth=robot, timeout=10)
+    assert filtered.json()["manifests"] == [] and filtered.headers["OCI-Filters-Applied"]
+    listed = requests.get(
+        f"{harbor.api}/projects/{project}/repositories/{encoded(repo)}/artifacts",
+        auth=robot,
+        timeout=10,
+    )
+    assert [a["digest"] for a in listed.json()] == [digest]
