@@ -3,6 +3,7 @@ overviews, retention), independent of HTTP. Errors carry Harbor's status, code a
 
 from __future__ import annotations
 
+import copy
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -493,17 +494,19 @@ class Harbor:
     def artifact(self, project: str, name: str, reference: str) -> dict[str, Any]:
         self.project(project, by_name=True)
         full_name = f"{project}/{name}"
-        found = self.resolve(full_name, reference)
-        if found is None:
-            separator = "@" if reference.startswith("sha256:") else ":"
-            raise not_found(f"artifact {full_name}{separator}{reference} not found")
-        return found
+        with self.store.lock:
+            found = self.resolve(full_name, reference)
+            if found is None:
+                separator = "@" if reference.startswith("sha256:") else ":"
+                raise not_found(f"artifact {full_name}{separator}{reference} not found")
+            # A snapshot: scans and pushes change the stored record from other threads.
+            return copy.deepcopy(found)
 
     def artifacts(self, project: str, name: str) -> list[dict[str, Any]]:
         self.repository(project, name)
         with self.store.lock:
             found = [
-                a
+                copy.deepcopy(a)
                 for a in self.store.data["artifacts"].values()
                 if a["repository"] == f"{project}/{name}" and not a.get("accessory_of")
             ]
@@ -512,7 +515,7 @@ class Harbor:
     def accessories(self, full_name: str, digest: str) -> list[dict[str, Any]]:
         with self.store.lock:
             return [
-                a
+                copy.deepcopy(a)
                 for a in self.store.data["artifacts"].values()
                 if a["repository"] == full_name and a.get("accessory_of") == digest
             ]
