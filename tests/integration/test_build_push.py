@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from k1s0_stack.registry import Registry
-from tests.actionrun import DEFAULT_SHA, ActionRun, run_action
+from k1s0_stack.runner import DEFAULT_SHA, ActionRun, run_action
 from tests.conftest import ROBOT_SECRET, ROBOT_USER
 
 pytestmark = pytest.mark.integration

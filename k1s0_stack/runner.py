@@ -1,5 +1,6 @@
-"""Runs the action the way the runner does: `python entrypoint.py` with INPUT_* and GITHUB_* set,
-GITHUB_OUTPUT and GITHUB_STEP_SUMMARY as files, and an event payload on disk."""
+"""Runs the action the way a GitHub runner does: `python entrypoint.py` with INPUT_* and GITHUB_*
+set, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY as files, and an event payload on disk. Used by the
+integration tests and the demo."""
 
 from __future__ import annotations
 
@@ -53,12 +54,14 @@ def run_action(
     workspace: Path,
     inputs: dict[str, str],
     *,
+    repository: str = "k1s0-org/k1s0",
     ref: str = "refs/heads/main",
     sha: str = DEFAULT_SHA,
     event_name: str = "push",
     event: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 600,
+    capture: bool = True,
 ) -> ActionRun:
     runner = workspace / ".runner"
     runner.mkdir(parents=True, exist_ok=True)
@@ -67,7 +70,7 @@ def run_action(
     event_file = runner / "event.json"
     output_file.write_text("")
     summary_file.write_text("")
-    default_event = {"repository": {"default_branch": "main", "full_name": "k1s0-org/k1s0"}}
+    default_event = {"repository": {"default_branch": "main", "full_name": repository}}
     event_file.write_text(json.dumps(event or default_event))
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -78,7 +81,7 @@ def run_action(
         "GITHUB_EVENT_PATH": str(event_file),
         "GITHUB_REF": ref,
         "GITHUB_SHA": sha,
-        "GITHUB_REPOSITORY": "k1s0-org/k1s0",
+        "GITHUB_REPOSITORY": repository,
         "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_RUN_ID": "4242",
         "GITHUB_WORKSPACE": str(workspace),
@@ -94,15 +97,15 @@ def run_action(
         [sys.executable, str(ROOT / "entrypoint.py")],
         cwd=workspace,
         env=environment,
-        capture_output=True,
+        capture_output=capture,
         text=True,
         timeout=timeout,
         check=False,
     )
     return ActionRun(
         returncode=completed.returncode,
-        stdout=completed.stdout,
-        stderr=completed.stderr,
+        stdout=completed.stdout or "",
+        stderr=completed.stderr or "",
         outputs=parse_outputs(output_file.read_text()),
         summary=summary_file.read_text(),
         workspace=workspace,
