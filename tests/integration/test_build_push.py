@@ -138,17 +138,18 @@ def test_build_args_and_target_reach_the_build(workspace: Path, registry: Regist
         "FROM first AS second\nRUN false\n"
     )
     service = unique_service()
+    greeting = f"hello from build-args {service}"  # unique, so the RUN step is not cached
     run = run_action(
         workspace,
         {
             **base_inputs(registry, service),
             "dockerfile": "app/Dockerfile.args",
-            "build-args": "GREETING=hello from build-args\n",
+            "build-args": f"GREETING={greeting}\n",
             "target": "first",
         },
     )
     assert run.returncode == 0, run.text()
-    assert "hello from build-args" in run.stdout
+    assert f"greeting: {greeting}" in run.stdout
 
 
 def test_build_failure_reports_the_daemons_error(
