@@ -230,7 +230,9 @@ def create_app(ctx: LocalHarbor) -> Flask:
     app = Flask("k1s0-harbor")
     app.register_blueprint(make_api(ctx))
     harbor = ctx.harbor
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # werkzeug logs each request, and as errors the TLS probes the Docker daemon sends before it
+    # falls back to plain HTTP for an insecure registry; the server's own errors use `log`.
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
 
     @app.before_request
     def before() -> Response | None:
