@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import docker
 import pytest
+import requests
 from conftest import BUSYBOX_IMAGE, ROBOT_SECRET, ROBOT_USER
 
 from k1s0_action import engine
@@ -284,6 +285,25 @@ def test_a_tag_moved_to_another_digest_does_not_verify(
     ]
     assert main([*common, first], cli_env) == 0
     assert main([*common, f"{registry.host}/{repository}:1.0.0"], cli_env) == 1
+
+
+def test_bundle_format_signs_and_verifies(
+    docker_api: docker.APIClient, registry: Registry, sigstore: LocalSigstore
+) -> None:
+    ref = build_and_push(docker_api, registry, "k1s0-signing/bundle", "build-1", "bundle")
+    env = action_env(sigstore, registry) | sigstore.issue_env(workflow_claims(REPOSITORY))
+    env["INPUT_SIGNATURE-FORMAT"] = "bundle"
+    result = sign_and_verify(
+        ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
+    )
+    assert result.signature == ref.replace("@sha256:", ":sha256-")
+    # No referrers API in this registry: cosign stores the bundle under the fallback tag.
+    listed = requests.get(
+        f"{registry.url}/v2/k1s0-signing/bundle/tags/list",
+        auth=(ROBOT_USER, ROBOT_SECRET),
+        timeout=10,
+    ).json()["tags"]
+    assert sorted(listed) == ["build-1", result.signature.rsplit(":", 1)[1]]
 
 
 def test_reusable_workflow_identity_is_the_called_workflow(
