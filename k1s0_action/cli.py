@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--trusted-root", default="", help="trusted_root.json of a private Sigstore"
     )
+    verify.add_argument("--rekor-url", default="https://rekor.sigstore.dev")
     verify.add_argument(
         "--insecure-ignore-tlog", action="store_true", help="the signature has no Rekor entry"
     )
@@ -116,7 +117,7 @@ def verify_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     policy = _policy(args)
     config = SigstoreConfig(
         fulcio_url="",
-        rekor_url="",
+        rekor_url=args.rekor_url,
         trusted_root=args.trusted_root,
         tlog_upload=not args.insecure_ignore_tlog,
         ignore_sct=bool(args.trusted_root) and not trusted_root_has_ctlogs(args.trusted_root),

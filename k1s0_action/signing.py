@@ -30,6 +30,7 @@ from k1s0_action.retry import Backoff, retrying
 DIGEST_REF = re.compile(r"^(?P<repository>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})$")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 ANNOTATION_PREFIX = "dev.k1s0."
+PUBLIC_REKOR_URL = "https://rekor.sigstore.dev"
 # sigstore-go (v1.2.x, inside cosign 3.1) retries a Fulcio 5xx once itself and then reports the
 # second one as "read on closed response body" instead of the status.
 _TRANSIENT = re.compile(
@@ -208,6 +209,9 @@ def verify_argv(
         argv += ["--trusted-root", config.trusted_root]
     if not config.tlog_upload:
         argv.append("--insecure-ignore-tlog=true")
+    elif config.rekor_url and config.rekor_url != PUBLIC_REKOR_URL:
+        # A signature without an embedded entry is looked up online: in this log, not the public.
+        argv += ["--rekor-url", config.rekor_url]
     if config.ignore_sct:
         argv.append("--insecure-ignore-sct=true")
     if allow_http:
@@ -345,8 +349,8 @@ def verify(
     except SigningError as error:
         if _NO_MATCH.search(str(error)):
             raise SigningError(
-                f"{image_ref} has no signature from {policy.identity_regexp} issued by "
-                f"{policy.issuer}: {error}"
+                f"{image_ref} has no signature that verifies for {policy.identity_regexp} "
+                f"issued by {policy.issuer}: {error}"
             ) from None
         raise
 

@@ -32,15 +32,18 @@ def fulcio_config(issuer: str) -> dict[str, Any]:
     }
 
 
-def trusted_root(fulcio_url: str, chain_pem: list[str]) -> dict[str, Any]:
-    """A trusted root with Fulcio's chain as its only authority: no Rekor, CT log or TSA keys."""
+def trusted_root(
+    fulcio_url: str, chain_pem: list[str], tlogs: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A trusted root with Fulcio's chain as its only authority, the given transparency logs, and
+    no CT log or timestamp authority keys."""
     certificates = [
         x509.load_pem_x509_certificate(pem.encode()) for pem in _split_pem("".join(chain_pem))
     ]
     start = min(cert.not_valid_before_utc for cert in certificates)
     return {
         "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
-        "tlogs": [],
+        "tlogs": tlogs or [],
         "certificateAuthorities": [
             {
                 "subject": {"organization": "k1s0-local", "commonName": "k1s0-local-fulcio"},
@@ -120,8 +123,8 @@ class Fulcio:
         chains = response.json()["chains"]
         return [str(cert) for cert in chains[0]["certificates"]]
 
-    def write_trusted_root(self, path: Path) -> Path:
-        path.write_text(json.dumps(trusted_root(self.url, self.chain_pem()), indent=2))
+    def write_trusted_root(self, path: Path, tlogs: list[dict[str, Any]] | None = None) -> Path:
+        path.write_text(json.dumps(trusted_root(self.url, self.chain_pem(), tlogs), indent=2))
         return path
 
     def stop(self) -> None:

@@ -1,7 +1,5 @@
-"""The local keyless stack: the GitHub-like OIDC token service and real Fulcio trusting it.
-
-No transparency log: see the signing note in the project report for why Rekor is not part of it.
-"""
+"""The local keyless stack: the GitHub-like OIDC token service, real Fulcio trusting it and,
+when asked for, a real Rekor v1 transparency log (which needs MariaDB and Trillian)."""
 
 from __future__ import annotations
 
@@ -11,6 +9,7 @@ from pathlib import Path
 
 from k1s0_stack.fulcio import Fulcio
 from k1s0_stack.oidc import OidcService
+from k1s0_stack.rekor import Rekor
 
 
 @dataclass
@@ -18,6 +17,7 @@ class LocalSigstore:
     oidc: OidcService
     fulcio: Fulcio
     trusted_root_path: Path
+    rekor: Rekor | None = None
 
     @property
     def oidc_url(self) -> str:
@@ -27,21 +27,32 @@ class LocalSigstore:
     def fulcio_url(self) -> str:
         return self.fulcio.url
 
+    @property
+    def rekor_url(self) -> str:
+        """Rekor's URL, or a closed port when the stack has no transparency log."""
+        return self.rekor.url if self.rekor else "http://127.0.0.1:9"
+
     def issue_env(self, claims: Mapping[str, str]) -> dict[str, str]:
         """ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN for a job whose tokens carry `claims`."""
         return self.oidc.issue_env(claims)
 
     def stop(self) -> None:
+        if self.rekor:
+            self.rekor.stop()
         self.fulcio.stop()
         self.oidc.stop()
 
 
-def start_sigstore(data_dir: Path) -> LocalSigstore:
+def start_sigstore(data_dir: Path, with_rekor: bool = False) -> LocalSigstore:
     oidc = OidcService().start()
+    stack = LocalSigstore(oidc, Fulcio(data_dir, oidc.issuer), data_dir / "trusted_root.json")
     try:
-        fulcio = Fulcio(data_dir, oidc.issuer).start()
+        stack.fulcio.start()
+        if with_rekor:
+            stack.rekor = Rekor(data_dir / "rekor").start()
+        tlogs = [stack.rekor.trusted_tlog()] if stack.rekor else []
+        stack.fulcio.write_trusted_root(stack.trusted_root_path, tlogs)
     except BaseException:
-        oidc.stop()
+        stack.stop()
         raise
-    trusted_root = fulcio.write_trusted_root(data_dir / "trusted_root.json")
-    return LocalSigstore(oidc=oidc, fulcio=fulcio, trusted_root_path=trusted_root)
+    return stack

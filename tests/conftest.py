@@ -55,3 +55,11 @@ def fulcio_faults(sigstore: LocalSigstore) -> Iterator[FaultProxy]:
     proxy = FaultProxy(sigstore.fulcio_url).start()
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def sigstore_tlog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
+    """The keyless stack plus a real Rekor v1 (Trillian on MariaDB) as transparency log."""
+    started = start_sigstore(Path(tmp_path_factory.mktemp("sigstore-tlog")), with_rekor=True)
+    yield started
+    started.stop()

@@ -73,9 +73,9 @@ def action_env(
         "INPUT_HARBOR-USERNAME": ROBOT_USER,
         "INPUT_HARBOR-PASSWORD": ROBOT_SECRET,
         "INPUT_FULCIO-URL": fulcio_url or sigstore.fulcio_url,
-        "INPUT_REKOR-URL": "http://127.0.0.1:9",  # never contacted: tlog is off
+        "INPUT_REKOR-URL": sigstore.rekor_url,
         "INPUT_TRUSTED-ROOT": str(sigstore.trusted_root_path),
-        "INPUT_TLOG-UPLOAD": "false",
+        "INPUT_TLOG-UPLOAD": "true" if sigstore.rekor else "false",
         "INPUT_CERTIFICATE-OIDC-ISSUER": sigstore.oidc_url,
         "COSIGN": tool("cosign"),
         "PATH": "/usr/bin:/bin",
@@ -195,10 +195,10 @@ def test_another_repositorys_identity_is_rejected(
         # Unanchored on the left, this would have matched; anchored it must not.
         "^https://github\\.com/evil/k1s0-org/k1s0/.*$",
     ):
-        with pytest.raises(SigningError, match="has no signature from"):
+        with pytest.raises(SigningError, match="has no signature that verifies for"):
             verify(runner, ref, VerifyPolicy(sigstore.oidc_url, regexp), config, True)
     # The right repository, but the wrong issuer.
-    with pytest.raises(SigningError, match="has no signature from"):
+    with pytest.raises(SigningError, match="has no signature that verifies for"):
         verify(
             runner,
             ref,
@@ -410,3 +410,61 @@ def test_token_service_protocol(sigstore: LocalSigstore, run_env: dict[str, str]
     bad = dict(run_env, ACTIONS_ID_TOKEN_REQUEST_TOKEN="not-the-token")
     with pytest.raises(OidcError, match="refused"):
         request_token(bad, git_context(), Actions(bad, io.StringIO()))
+
+
+def test_with_rekor_the_signature_is_logged_and_verified_against_the_log(
+    docker_api: docker.APIClient,
+    registry: Registry,
+    sigstore_tlog: LocalSigstore,
+    tmp_path: Path,
+) -> None:
+    assert sigstore_tlog.rekor is not None
+    ref = build_and_push(docker_api, registry, "k1s0-signing/tlog", "build-1", "tlog")
+    env = action_env(sigstore_tlog, registry) | sigstore_tlog.issue_env(workflow_claims(REPOSITORY))
+    result = sign_and_verify(
+        ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
+    )
+    assert "--insecure-ignore-tlog" not in result.verify_command
+    log = requests.get(f"{sigstore_tlog.rekor.url}/api/v1/log", timeout=10).json()
+    assert log["treeSize"] >= 1
+
+    argv = shlex.split(result.verify_command)
+    done = subprocess.run(
+        [tool("cosign"), *argv[1:]],
+        env={
+            "DOCKER_CONFIG": str(registry_docker_config(registry, tmp_path)),
+            "HOME": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Existence of the claims in the transparency log was verified offline" in done.stderr
+
+
+def test_with_rekor_an_unlogged_signature_does_not_verify(
+    docker_api: docker.APIClient,
+    registry: Registry,
+    sigstore_tlog: LocalSigstore,
+    tmp_path: Path,
+) -> None:
+    ref = build_and_push(docker_api, registry, "k1s0-signing/tlog", "build-2", "unlogged")
+    env = action_env(sigstore_tlog, registry) | sigstore_tlog.issue_env(workflow_claims(REPOSITORY))
+    env["INPUT_TLOG-UPLOAD"] = "false"
+    sign_and_verify(
+        ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
+    )
+    assert sigstore_tlog.rekor is not None
+    config = SigstoreConfig(
+        "",
+        sigstore_tlog.rekor.url,
+        str(sigstore_tlog.trusted_root_path),
+        tlog_upload=True,
+        ignore_sct=True,
+    )
+    runner = cosign_runner({}, registry_docker_config(registry, tmp_path))
+    policy = VerifyPolicy(sigstore_tlog.oidc_url, repository_identity_regexp(REPOSITORY))
+    with pytest.raises(SigningError) as caught:
+        verify(runner, ref, policy, config, True)
+    assert "signature not found in transparency log" in str(caught.value)

@@ -293,6 +293,14 @@ def test_verify_command_rendering(
     assert shlex.split(command)[1:] == argv[1:]
 
 
+def test_verify_looks_entries_up_in_a_private_rekor() -> None:
+    private_tlog = SigstoreConfig("https://f.internal", "https://rekor.internal", "/r.json")
+    policy = VerifyPolicy("https://i", "^x$")
+    argv = verify_argv("cosign", f"h/p/r@{DIGEST}", policy, private_tlog, False)
+    assert argv[-3:] == ["--rekor-url", "https://rekor.internal", f"h/p/r@{DIGEST}"]
+    assert "--rekor-url" not in verify_argv("cosign", f"h/p/r@{DIGEST}", policy, PUBLIC, False)
+
+
 def test_annotations_skip_unknown_values() -> None:
     notes = signature_annotations(
         context(run_id="42", workflow_ref="k1s0-org/k1s0/.github/workflows/i.yml@refs/heads/main"),
