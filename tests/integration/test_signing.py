@@ -468,3 +468,27 @@ def test_with_rekor_an_unlogged_signature_does_not_verify(
     with pytest.raises(SigningError) as caught:
         verify(runner, ref, policy, config, True)
     assert "signature not found in transparency log" in str(caught.value)
+
+
+def test_rekor_answering_503_twice_is_retried(
+    docker_api: docker.APIClient, registry: Registry, sigstore_tlog: LocalSigstore
+) -> None:
+    # cosign retries a Rekor 5xx once itself; two in a row fail its attempt, and ours retries.
+    assert sigstore_tlog.rekor is not None
+    proxy = FaultProxy(sigstore_tlog.rekor.url).start()
+    try:
+        ref = build_and_push(docker_api, registry, "k1s0-signing/tlog", "build-3", "rekor-retry")
+        env = action_env(sigstore_tlog, registry) | sigstore_tlog.issue_env(
+            workflow_claims(REPOSITORY)
+        )
+        env["INPUT_REKOR-URL"] = proxy.url
+        proxy.fail_next(2, "/api/v1/log/entries")
+        stream = io.StringIO()
+        sign_and_verify(
+            ref, read_inputs(env), git_context(), Actions(env, stream), env=env, backoff=FAST
+        )
+        uploads = [status for method, path, status in proxy.log if method == "POST"]
+        assert uploads == [503, 503, 201]
+        assert "status 503" in stream.getvalue() and "retry 1" in stream.getvalue()
+    finally:
+        proxy.stop()
