@@ -1,6 +1,7 @@
 """Time of one keyless sign + verify against the local stack (OIDC service, real Fulcio, registry).
 
-Usage: PYTHONPATH=$PWD python bench/sign_verify.py [rounds]
+Usage: PYTHONPATH=$PWD python bench/sign_verify.py [rounds] [--tlog]
+With --tlog the stack includes the real Rekor (Trillian on MariaDB) and signatures are logged.
 Prints the wall time of each `sign_and_verify` (token request, cosign sign, cosign verify) and of
 the stack's start-up; the image is pushed once, each round signs it again.
 """
@@ -30,13 +31,14 @@ USER, SECRET = "robot$bench", "bench-secret-0123456789"
 BASE = "k1s0.local/busybox:1.35"
 
 
-def main(rounds: int) -> None:
+def main(rounds: int, tlog: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="k1s0-bench-sign-") as scratch:
         root = Path(scratch)
         started = time.monotonic()
         registry = Registry(root / "registry", {USER: SECRET}).start()
-        sigstore = start_sigstore(root / "sigstore")
-        print(f"stack start (registry + OIDC + Fulcio): {time.monotonic() - started:.2f}s")
+        sigstore = start_sigstore(root / "sigstore", with_rekor=tlog)
+        parts = "registry + OIDC + Fulcio" + (" + MariaDB/Trillian/Rekor" if tlog else "")
+        print(f"stack start ({parts}): {time.monotonic() - started:.2f}s")
         try:
             client = docker.APIClient(version="auto")
             image = f"{registry.host}/k1s0bench-service/bench"
@@ -54,7 +56,8 @@ def main(rounds: int) -> None:
                     "INPUT_HARBOR-PASSWORD": SECRET,
                     "INPUT_FULCIO-URL": sigstore.fulcio_url,
                     "INPUT_TRUSTED-ROOT": str(sigstore.trusted_root_path),
-                    "INPUT_TLOG-UPLOAD": "false",
+                    "INPUT_REKOR-URL": sigstore.rekor_url,
+                    "INPUT_TLOG-UPLOAD": "true" if tlog else "false",
                     "INPUT_CERTIFICATE-OIDC-ISSUER": sigstore.oidc_url,
                     "COSIGN": tool("cosign"),
                     "HOME": scratch,
@@ -72,4 +75,5 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    numbers = [arg for arg in sys.argv[1:] if arg.isdigit()]
+    main(int(numbers[0]) if numbers else 5, "--tlog" in sys.argv[1:])
