@@ -496,3 +496,19 @@ def test_rekor_answering_503_twice_is_retried(
         assert "status 503" in stream.getvalue() and "retry 1" in stream.getvalue()
     finally:
         proxy.stop()
+
+
+def test_with_rekor_the_bundle_format_is_logged_too(
+    docker_api: docker.APIClient, registry: Registry, sigstore_tlog: LocalSigstore
+) -> None:
+    assert sigstore_tlog.rekor is not None
+    before = requests.get(f"{sigstore_tlog.rekor.url}/api/v1/log", timeout=10).json()["treeSize"]
+    ref = build_and_push(docker_api, registry, "k1s0-signing/tlog", "build-4", "bundle-tlog")
+    env = action_env(sigstore_tlog, registry) | sigstore_tlog.issue_env(workflow_claims(REPOSITORY))
+    env["INPUT_SIGNATURE-FORMAT"] = "bundle"
+    result = sign_and_verify(
+        ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
+    )
+    after = requests.get(f"{sigstore_tlog.rekor.url}/api/v1/log", timeout=10).json()["treeSize"]
+    assert after == before + 1
+    assert "--insecure-ignore-tlog" not in result.verify_command
