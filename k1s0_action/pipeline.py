@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from k1s0_action import engine
+from k1s0_action import engine, signing
 from k1s0_action.context import GitContext
 from k1s0_action.errors import InputError, RegistryError
 from k1s0_action.gha import Actions
@@ -99,6 +99,12 @@ def run(
 
     # The scan gate (issue 4) and keyless signing (issue 5) sit here: nothing below this line may
     # run for a digest that has not passed both.
+    if inputs.sign:
+        version = dict(plan.labels).get("org.opencontainers.image.version", "")
+        signing.report(
+            actions,
+            signing.sign_and_verify(pushed.reference, inputs, context, actions, version=version),
+        )
     applied = [plan.tags.push_tag]
     for tag_name in plan.tags.promote_tags:
         engine.tag(client, built.image_id, plan.image, tag_name)

@@ -7,6 +7,10 @@ set -euo pipefail
 TRIVY_VERSION=v0.74.0
 COSIGN_VERSION=v3.1.3
 FULCIO_VERSION=v1.8.8
+# Rekor v1 (the transparency log cosign's legacy signature format uploads to) and the Trillian
+# log it stores entries in; Trillian keeps its tree in MariaDB (a Debian package, scripts/setup.sh).
+REKOR_VERSION=v1.5.4
+TRILLIAN_VERSION=v1.7.3
 
 cache="${K1S0_CACHE:-$HOME/.cache/k1s0-image-action}"
 bin="$cache/bin"
@@ -32,14 +36,29 @@ build() { # name module version [VAR=value ...]
   ln -sf "$dest" "$bin/$name"
 }
 
+# Trillian's MySQL schema, which the local Rekor loads into its database (k1s0_stack/rekor.py).
+trillian_schema() {
+  local dest="$cache/share/trillian/storage.sql"
+  [ -f "$dest" ] && return
+  mkdir -p "$(dirname "$dest")"
+  local dir
+  dir=$(go mod download -json "github.com/google/trillian@$TRILLIAN_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  cp "$dir/storage/mysql/schema/storage.sql" "$dest"
+}
+
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(cosign fulcio trivy)
+[ ${#tools[@]} -gt 0 ] || tools=(cosign fulcio trivy rekor-server trillian_log_server trillian_log_signer)
 for tool in "${tools[@]}"; do
   case "$tool" in
     cosign) build cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN_VERSION" ;;
     fulcio) build fulcio github.com/sigstore/fulcio "$FULCIO_VERSION" ;;
     # Trivy's RPC cache uses encoding/json/v2, which Go 1.26 ships behind an experiment.
     trivy)  build trivy github.com/aquasecurity/trivy/cmd/trivy "$TRIVY_VERSION" GOEXPERIMENT=jsonv2 ;;
+    rekor-server) build rekor-server github.com/sigstore/rekor/cmd/rekor-server "$REKOR_VERSION" ;;
+    trillian_log_server | trillian_log_signer)
+      build "$tool" "github.com/google/trillian/cmd/$tool" "$TRILLIAN_VERSION"
+      trillian_schema ;;
     *) echo "unknown tool: $tool" >&2; exit 2 ;;
   esac
 done

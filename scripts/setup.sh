@@ -6,7 +6,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/env.sh"
 mkdir -p "$K1S0_CACHE"
 
-packages=(docker.io docker-registry busybox-static apache2-utils debootstrap)
+# mariadb-server: the database under the local Rekor's Trillian log (k1s0_stack/rekor.py).
+packages=(docker.io docker-registry busybox-static apache2-utils debootstrap mariadb-server)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,5 +1,5 @@
 """Fixtures shared by the integration and end-to-end tests: the real Docker engine, registry and
-the Harbor-compatible server."""
+the Harbor-compatible server and the local keyless Sigstore stack."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 import docker
 import pytest
 
+from k1s0_stack.faults import FaultProxy
 from k1s0_stack.harbor import LocalHarbor, Robot
 from k1s0_stack.registry import Registry
+from k1s0_stack.sigstore import LocalSigstore, start_sigstore
 
 BUSYBOX_IMAGE = "k1s0.local/busybox:1.35"  # made by scripts/base-images.sh
 ROBOT_USER = "robot$k1s0-system+ci"
@@ -69,3 +71,30 @@ def harbor_project(harbor: LocalHarbor, request: pytest.FixtureRequest) -> str:
 def harbor_robot(harbor: LocalHarbor, harbor_project: str) -> Robot:
     """A robot of `harbor_project` with the permissions the action needs."""
     return harbor.create_robot(harbor_project, "ci")
+
+
+# -- the local keyless stack (k1s0_stack.sigstore) -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
+    """The local keyless stack: a GitHub-like OIDC token service and real Fulcio trusting it."""
+    started = start_sigstore(Path(tmp_path_factory.mktemp("sigstore")))
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def fulcio_faults(sigstore: LocalSigstore) -> Iterator[FaultProxy]:
+    """A proxy in front of the real Fulcio that can answer the next requests with 503."""
+    proxy = FaultProxy(sigstore.fulcio_url).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def sigstore_tlog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
+    """The keyless stack plus a real Rekor v1 (Trillian on MariaDB) as transparency log."""
+    started = start_sigstore(Path(tmp_path_factory.mktemp("sigstore-tlog")), with_rekor=True)
+    yield started
+    started.stop()

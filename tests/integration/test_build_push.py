@@ -40,6 +40,7 @@ def base_inputs(registry: Registry, service: str) -> dict[str, str]:
         "context": "app",
         "harbor-username": ROBOT_USER,
         "harbor-password": ROBOT_SECRET,
+        "sign": "false",  # signing has its own tests (test_pipeline_signing.py)
     }
 
 
