@@ -96,8 +96,9 @@ def wait_for_scan(
     if not settings.auto_scan:
         log("the project does not scan on push; starting a scan")
         triggered = _trigger(api, project, repository, digest, log)
-    # Elapsed scan time counts from the earliest moment the scan can have started: the push, or
-    # the last poll that still saw it queued (our clock, not Harbor's, so skew does not matter).
+    # Elapsed scan time counts from the earliest moment the scan can have started (Harbor's
+    # start_time, which earlier durations are measured from, is set when the scan leaves the
+    # queue): the push, or the last poll that still saw no scan. Our clock, so skew is no matter.
     origin = last_poll = started
     overview: ScanOverview | None = None
     polls = 0
@@ -106,12 +107,12 @@ def wait_for_scan(
         artifact = api.get_artifact(project, repository, digest)
         after = clock()
         polls += 1
-        was_running = overview is not None and overview.status == "Running"
+        seen = overview is not None
         overview = artifact.scan
         if overview is not None and overview.final:
             return WaitResult(overview, False, triggered, polls, expected)
-        if overview is not None and overview.status == "Running":
-            if not was_running and polls > 1:
+        if overview is not None:
+            if not seen and polls > 1:
                 origin = last_poll
         elif not triggered and after - started >= settings.grace:
             log(f"no scan started within {settings.grace:.0f}s of the push; starting one")
