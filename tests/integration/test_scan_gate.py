@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k1s0_stack.harbor import LocalHarbor
-from k1s0_stack.testimages import FIXTURE_CVES, build_context
 
 from k1s0_action import pipeline
 from k1s0_action.context import GitContext
@@ -25,11 +23,14 @@ from k1s0_action.gha import Actions
 from k1s0_action.harbor import HarborAuthError, HarborClient
 from k1s0_action.inputs import read_inputs
 from k1s0_action.promotion import ImmutableTagError
+from k1s0_stack.harbor import LocalHarbor
+from k1s0_stack.testimages import FIXTURE_CVES, build_context
 
 pytestmark = pytest.mark.integration
 
 SERVICE = "svc"
-PERMISSIONS = ("push", "pull", "scan", "tag-create", "tag-delete")
+# What the action needs: push the build tag, read and scan the artifact, add and remove tags.
+PERMISSIONS = ("push", "pull", "scan", "tag-create", "tag-delete", "artifact-read", "artifact-list")
 _numbers = itertools.count(1)
 
 
@@ -48,7 +49,12 @@ class Run:
         lines = iter(text.splitlines())
         for line in lines:
             name, _, delimiter = line.partition("<<")
-            found[name] = "\n".join(itertools.takewhile(lambda x, d=delimiter: x != d, lines))
+            value = []
+            for part in lines:
+                if part == delimiter:
+                    break
+                value.append(part)
+            found[name] = "\n".join(value)
         return found
 
     @property
@@ -124,6 +130,24 @@ class Project:
             return record, pipeline.run(read_inputs(env), git, Actions(env, stream))
         except ActionError as error:
             return record, error
+
+
+@pytest.fixture(scope="module")
+def harbor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHarbor]:
+    """The Harbor-compatible server, validating every request and response against the swagger.
+
+    (tests/conftest.py has no shared `harbor` fixture yet; this one is the same contract.)"""
+    server = LocalHarbor(data_dir=tmp_path_factory.mktemp("gate-harbor"), validate=True).start()
+    yield server
+    violations = server.contract_violations()
+    server.stop()
+    assert not violations, "\n".join(violations)
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(harbor: LocalHarbor) -> Iterator[None]:
+    yield
+    harbor.clear_faults()
 
 
 @pytest.fixture
