@@ -104,6 +104,10 @@ def scan_gate(
         return GateResult(project, waited.status, Verdict.BLOCKED, None, note)
 
     findings = client.vulnerabilities(project_name, repository, digest)
+    actions.info(
+        f"Harbor reports {overview.total} vulnerabilities (overall severity "
+        f"{overview.severity or 'none'}); the report lists {len(findings)}"
+    )
     decision = decide(
         findings,
         _allowlist(client, project),

@@ -20,7 +20,7 @@ from k1s0_action.context import GitContext
 from k1s0_action.errors import ActionError, RegistryAuthError, ScanGateError
 from k1s0_action.gate import GateSettings, scan_gate
 from k1s0_action.gha import Actions
-from k1s0_action.harbor import HarborAuthError, HarborClient
+from k1s0_action.harbor import HarborAuthError, HarborClient, HarborPermissionError
 from k1s0_action.inputs import read_inputs
 from k1s0_action.promotion import ImmutableTagError
 from k1s0_stack.harbor import LocalHarbor
@@ -154,10 +154,10 @@ def _clean_faults(harbor: LocalHarbor) -> Iterator[None]:
 def project(harbor: LocalHarbor, tmp_path: Path) -> Iterator[Callable[..., Project]]:
     """Makes a fresh Harbor project (and robot) per call, named for this helper and test."""
 
-    def make(**options: Any) -> Project:
+    def make(permissions: tuple[str, ...] = PERMISSIONS, **options: Any) -> Project:
         prefix = f"gate{os.getpid()}n{next(_numbers)}"
         harbor.create_project(f"{prefix}-system", **options)
-        robot = harbor.create_robot(f"{prefix}-system", "ci", permissions=PERMISSIONS)
+        robot = harbor.create_robot(f"{prefix}-system", "ci", permissions=permissions)
         return Project(harbor, prefix, robot.name, robot.secret, tmp_path)
 
     yield make
@@ -349,6 +349,14 @@ def test_wrong_robot_secret_is_one_clear_error(project: Callable[..., Project]) 
             Actions({}, io.StringIO()),
         )
     assert client.requests_sent == 1
+
+
+def test_robot_without_scan_permission_is_named(project: Callable[..., Project]) -> None:
+    p = project(permissions=tuple(x for x in PERMISSIONS if x != "scan"), auto_scan=False)
+    _, result = p.run("clean")
+    assert isinstance(result, HarborPermissionError)
+    assert "lacks the permission for scanArtifact" in result.diagnostics()
+    assert "1.0.0" not in p.tags()
 
 
 def test_hotfix_below_the_highest_release_is_promoted_without_latest(
