@@ -4,11 +4,16 @@ advisories for. Built with the Docker engine from local parts only (no pulls).""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import requests
 
 from k1s0_stack.trivy import FIXTURE_DB
 
@@ -28,7 +33,9 @@ class ApkPackage:
 _BASE = (
     ApkPackage("alpine-baselayout", "3.7.0-r0", "alpine-baselayout", "Alpine base dir structure"),
     ApkPackage("musl", "1.2.5-r10", "musl", "the musl c library (libc) implementation"),
-    ApkPackage("busybox", "1.37.0-r19", "busybox", "Size optimized toolbox of many common UNIX utilities"),
+    ApkPackage(
+        "busybox", "1.37.0-r19", "busybox", "Size optimized toolbox of many common UNIX utilities"
+    ),
 )
 _FIXED_ZLIB = ApkPackage("zlib", "1.3.1-r3", "zlib", "A compression/decompression Library")
 _VULNERABLE = {
@@ -62,11 +69,15 @@ def packages(kind: str) -> tuple[ApkPackage, ...]:
     return (*_BASE, _VULNERABLE[kind])
 
 
-FIXTURE_CVES: dict[str, tuple[str, ...]] = {kind: _cves_for(packages(kind)) for kind in KINDS}
+def _vulnerable(kind: str) -> tuple[ApkPackage, ...]:
+    if kind == "clean":
+        return ()
+    return tuple(_VULNERABLE.values()) if kind == "mixed" else (_VULNERABLE[kind],)
+
+
+FIXTURE_CVES: dict[str, tuple[str, ...]] = {kind: _cves_for(_vulnerable(kind)) for kind in KINDS}
 # Harbor's severity name for each fixture CVE, e.g. "CVE-2099-10001": "Critical".
-FIXTURE_SEVERITY: dict[str, str] = {
-    a["id"]: a["severity"].capitalize() for a in _advisories()
-}
+FIXTURE_SEVERITY: dict[str, str] = {a["id"]: a["severity"].capitalize() for a in _advisories()}
 ALLOWLISTED_CVE = FIXTURE_CVES["allowlisted-high"][0]
 
 
@@ -112,7 +123,7 @@ def build_context(kind: str, directory: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
     (directory / "Dockerfile").write_text(
-        f"FROM {BASE_IMAGE}\nCOPY rootfs/ /\nUSER 65532\nCMD [\"cat\", \"/etc/k1s0-test-image\"]\n"
+        f'FROM {BASE_IMAGE}\nCOPY rootfs/ /\nUSER 65532\nCMD ["cat", "/etc/k1s0-test-image"]\n'
     )
     return directory
 
@@ -127,3 +138,88 @@ def build_test_image(docker_api: Any, kind: str, tag: str) -> str:
             if "error" in chunk:
                 raise RuntimeError(f"building test image {kind}: {chunk['error'].strip()}")
     return tag
+
+
+def untag(docker_api: Any, ref: str) -> None:
+    """Removes a local tag; the image stays when something else (a tag, a container) uses it."""
+    try:
+        docker_api.remove_image(ref)
+    except Exception as exc:
+        if getattr(getattr(exc, "response", None), "status_code", None) != 409:
+            raise
+
+
+# -- pushing without the Docker engine (the registry API through LocalHarbor's /v2/) -------------
+
+
+def _upload_blob(base: str, repository: str, data: bytes, auth: tuple[str, str]) -> str:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    started = requests.post(f"{base}/v2/{repository}/blobs/uploads/", auth=auth, timeout=30)
+    started.raise_for_status()
+    location = started.headers["Location"]
+    if location.startswith("/"):
+        location = base + location
+    separator = "&" if "?" in location else "?"
+    done = requests.put(
+        f"{location}{separator}digest={digest}",
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+        auth=auth,
+        timeout=30,
+    )
+    done.raise_for_status()
+    return digest
+
+
+def push_raw_image(
+    base_url: str,
+    repository: str,
+    reference: str | None,
+    auth: tuple[str, str],
+    files: dict[str, bytes] | None = None,
+    subject: dict[str, Any] | None = None,
+    layer_media_type: str = "application/vnd.oci.image.layer.v1.tar+gzip",
+    artifact_type: str | None = None,
+) -> str:
+    """Pushes a one-layer OCI image (or, with `subject`, an accessory manifest) with the registry
+    API, under `reference` (a tag; None: by digest); returns the manifest digest. For tests that
+    need an artifact but not a real build."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w:gz") as tar:
+        for name, content in (files or {"hello.txt": b"hello\n"}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    layer_bytes = layer.getvalue()
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+    ).encode()
+    config_digest = _upload_blob(base_url, repository, config, auth)
+    layer_digest = _upload_blob(base_url, repository, layer_bytes, auth)
+    manifest: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": len(config),
+        },
+        "layers": [
+            {"mediaType": layer_media_type, "digest": layer_digest, "size": len(layer_bytes)}
+        ],
+    }
+    if subject:
+        manifest["subject"] = subject
+    if artifact_type:
+        manifest["artifactType"] = artifact_type
+    body = json.dumps(manifest).encode()
+    reference = reference or "sha256:" + hashlib.sha256(body).hexdigest()
+    response = requests.put(
+        f"{base_url}/v2/{repository}/manifests/{reference}",
+        data=body,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        auth=auth,
+        timeout=30,
+    )
+    response.raise_for_status()
+    return str(response.headers["Docker-Content-Digest"])

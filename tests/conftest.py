@@ -1,13 +1,16 @@
-"""Fixtures shared by the integration and end-to-end tests: the real Docker engine and registry."""
+"""Fixtures shared by the integration and end-to-end tests: the real Docker engine, registry and
+the Harbor-compatible server."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
+from k1s0_stack.harbor import LocalHarbor, Robot
 from k1s0_stack.registry import Registry
 
 BUSYBOX_IMAGE = "k1s0.local/busybox:1.35"  # made by scripts/base-images.sh
@@ -36,3 +39,33 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     started = Registry(data_dir=Path(data), users={ROBOT_USER: ROBOT_SECRET}).start()
     yield started
     started.stop()
+
+
+# -- the Harbor-compatible server (k1s0_stack.harbor) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def harbor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHarbor]:
+    """One LocalHarbor for the session, validating every API exchange against Harbor's spec; the
+    run fails at the end if any request or response broke the contract."""
+    started = LocalHarbor(data_dir=Path(tmp_path_factory.mktemp("harbor")), validate=True).start()
+    yield started
+    violations = started.contract_violations()
+    started.stop()
+    if violations:
+        pytest.fail("Harbor API contract violations:\n" + "\n".join(violations), pytrace=False)
+
+
+@pytest.fixture
+def harbor_project(harbor: LocalHarbor, request: pytest.FixtureRequest) -> str:
+    """A fresh project (auto scan on) with a unique name; settings via
+    `@pytest.mark.parametrize("harbor_project", [{...}], indirect=True)`."""
+    name = f"k1s0hb-{uuid.uuid4().hex[:8]}"
+    harbor.create_project(name, **getattr(request, "param", {}))
+    return name
+
+
+@pytest.fixture
+def harbor_robot(harbor: LocalHarbor, harbor_project: str) -> Robot:
+    """A robot of `harbor_project` with the permissions the action needs."""
+    return harbor.create_robot(harbor_project, "ci")

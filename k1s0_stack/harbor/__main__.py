@@ -16,9 +16,15 @@ from k1s0_stack.harbor.server import LocalHarbor
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m k1s0_stack.harbor", description=__doc__)
-    parser.add_argument("--data-dir", type=Path, help="state directory (default: a fresh temporary one)")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    parser.add_argument("--validate", action="store_true", help="check every API exchange against the spec")
+    parser.add_argument(
+        "--data-dir", type=Path, help="state directory (default: a fresh temporary one)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)"
+    )
+    parser.add_argument(
+        "--validate", action="store_true", help="check every API exchange against the spec"
+    )
     args = parser.parse_args(argv)
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="k1s0-harbor-"))
     harbor = LocalHarbor(data_dir, validate=args.validate, port=args.port).start()

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from flask import Blueprint, Response, g, request
 
+if TYPE_CHECKING:
+    from k1s0_stack.harbor.server import LocalHarbor
+
 from k1s0_stack.harbor.service import (
+    Harbor,
     HarborError,
     Principal,
     accepted_mimes,
@@ -26,8 +30,12 @@ API = "/api/v2.0"
 HARBOR_VERSION = "v2.15.2-k1s0"
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, headers=dict(headers or {}), mimetype="application/json")
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(body), status=status, headers=dict(headers or {}), mimetype="application/json"
+    )
 
 
 def errors_response(status: int, code: str, message: str) -> Response:
@@ -57,19 +65,21 @@ def flag(name: str, default: bool) -> bool:
 def body() -> dict[str, Any]:
     try:
         data = request.get_json(force=True, silent=False) if request.get_data() else {}
-    except Exception as exc:  # noqa: BLE001 - werkzeug raises several kinds
+    except Exception as exc:
         raise bad_request("invalid JSON body") from exc
     if not isinstance(data, dict):
         raise bad_request("the request body must be a JSON object")
     return data
 
 
-def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every operation
-    """`ctx` is the running server (k1s0_stack.harbor.server.LocalHarbor)."""
+def make_api(ctx: LocalHarbor) -> Blueprint:
+    """The API blueprint of the running server `ctx`."""
     bp = Blueprint("harbor_api", __name__)
-    harbor = ctx.harbor
+    harbor: Harbor = ctx.harbor
 
-    def route(rule: str, operation: str, methods: list[str]) -> Callable[[Callable[..., Response]], Any]:
+    def route(
+        rule: str, operation: str, methods: list[str]
+    ) -> Callable[[Callable[..., Response]], Any]:
         return bp.route(API + rule, endpoint=operation, methods=methods)
 
     # -- system -----------------------------------------------------------------------------
@@ -178,7 +188,9 @@ def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every op
     @route("/projects/<project_name_or_id>", "updateProject", ["PUT"])
     def update_project(project_name_or_id: str) -> Response:
         harbor.require_admin(principal())
-        project = harbor.project(project_name_or_id, request.headers.get("X-Is-Resource-Name") == "true")
+        project = harbor.project(
+            project_name_or_id, request.headers.get("X-Is-Resource-Name") == "true"
+        )
         req = body()
         harbor.update_project(project["name"], req.get("metadata"), req.get("cve_allowlist"))
         return empty()
@@ -186,7 +198,9 @@ def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every op
     @route("/projects/<project_name_or_id>", "deleteProject", ["DELETE"])
     def delete_project(project_name_or_id: str) -> Response:
         harbor.require_admin(principal())
-        project = harbor.project(project_name_or_id, request.headers.get("X-Is-Resource-Name") == "true")
+        project = harbor.project(
+            project_name_or_id, request.headers.get("X-Is-Resource-Name") == "true"
+        )
         harbor.delete_project(project["name"])
         return empty()
 
@@ -200,7 +214,9 @@ def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every op
     @route("/projects/<project_name_or_id>/metadatas/<meta_name>", "updateProjectMetadata", ["PUT"])
     def update_project_metadata(project_name_or_id: str, meta_name: str) -> Response:
         harbor.require_admin(principal())
-        project = harbor.project(project_name_or_id, request.headers.get("X-Is-Resource-Name") == "true")
+        project = harbor.project(
+            project_name_or_id, request.headers.get("X-Is-Resource-Name") == "true"
+        )
         req = body()
         if set(req) != {meta_name}:
             raise bad_request(f"the body must hold exactly the metadata {meta_name}")
@@ -287,9 +303,13 @@ def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every op
     def get_repository(project_name: str, repository_name: str) -> Response:
         harbor.project(project_name, by_name=True)
         harbor.require(principal(), project_name, "repository", "read")
-        return json_response(repository_json(harbor.repository(project_name, repo_name(repository_name))))
+        return json_response(
+            repository_json(harbor.repository(project_name, repo_name(repository_name)))
+        )
 
-    @route("/projects/<project_name>/repositories/<repository_name>", "deleteRepository", ["DELETE"])
+    @route(
+        "/projects/<project_name>/repositories/<repository_name>", "deleteRepository", ["DELETE"]
+    )
     def delete_repository(project_name: str, repository_name: str) -> Response:
         harbor.project(project_name, by_name=True)
         harbor.require(principal(), project_name, "repository", "delete")
@@ -348,7 +368,9 @@ def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every op
                 for t in artifact["tags"]
             ]
         if flag("with_scan_overview", False):
-            overview = scan_overview(artifact.get("scan"), request.headers.get("X-Accept-Vulnerabilities"))
+            overview = scan_overview(
+                artifact.get("scan"), request.headers.get("X-Accept-Vulnerabilities")
+            )
             if overview is not None:
                 shown["scan_overview"] = overview
         if flag("with_accessory", False) or detail:
@@ -371,7 +393,9 @@ def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every op
             "creation_time": accessory["push_time"],
         }
 
-    def find_artifact(project_name: str, repository_name: str, reference: str, resource: str, action: str) -> dict[str, Any]:
+    def find_artifact(
+        project_name: str, repository_name: str, reference: str, resource: str, action: str
+    ) -> dict[str, Any]:
         harbor.project(project_name, by_name=True)
         harbor.require(principal(), project_name, resource, action)
         return harbor.artifact(project_name, repo_name(repository_name), reference)
@@ -404,13 +428,17 @@ def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every op
         artifact = find_artifact(project_name, repository_name, reference, "scan", "create")
         scan_type = body().get("scan_type", "vulnerability")
         if scan_type != "vulnerability":
-            raise HarborError(422, "UNPROCESSABLE_ENTITY", f"scan type {scan_type} is not supported")
+            raise HarborError(
+                422, "UNPROCESSABLE_ENTITY", f"scan type {scan_type} is not supported"
+            )
         ctx.scanner.request(artifact)
         return empty(202)
 
     @route(artifact_rule + "/additions/vulnerabilities", "getVulnerabilitiesAddition", ["GET"])
     def get_vulnerabilities(project_name: str, repository_name: str, reference: str) -> Response:
-        artifact = find_artifact(project_name, repository_name, reference, "artifact-addition", "read")
+        artifact = find_artifact(
+            project_name, repository_name, reference, "artifact-addition", "read"
+        )
         scan = artifact.get("scan") or {}
         report: dict[str, Any] = {}
         accepted = accepted_mimes(request.headers.get("X-Accept-Vulnerabilities"))
@@ -454,7 +482,9 @@ def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every op
         return json_response(shown, headers=headers)
 
     @route(artifact_rule + "/tags/<tag_name>", "deleteTag", ["DELETE"])
-    def delete_tag(project_name: str, repository_name: str, reference: str, tag_name: str) -> Response:
+    def delete_tag(
+        project_name: str, repository_name: str, reference: str, tag_name: str
+    ) -> Response:
         artifact = find_artifact(project_name, repository_name, reference, "tag", "delete")
         harbor.delete_tag(int(artifact["id"]), tag_name)
         return empty()
@@ -469,11 +499,11 @@ def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every op
 
     def checked_rules(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
         if policy.get("algorithm", "or") != "or":
-            raise bad_request("retention algorithm must be \"or\"")
+            raise bad_request('retention algorithm must be "or"')
         rules = []
         for priority, rule in enumerate(policy.get("rules") or [], start=1):
             if rule.get("action", "retain") != "retain":
-                raise bad_request("retention rule action must be \"retain\"")
+                raise bad_request('retention rule action must be "retain"')
             if rule.get("template") not in (
                 "always",
                 "latestPushedK",
@@ -567,7 +597,9 @@ def make_api(ctx: Any) -> Blueprint:  # noqa: PLR0915 - one place lists every op
                     "deleted": [f"{a['repository']}@{a['digest']}" for a in doomed],
                 }
             )
-        return empty(201, {"Location": f"{API}/retentions/{retention_id}/executions/{execution_id}"})
+        return empty(
+            201, {"Location": f"{API}/retentions/{retention_id}/executions/{execution_id}"}
+        )
 
     @route("/retentions/<int:retention_id>/executions", "listRetentionExecutions", ["GET"])
     def list_retention_executions(retention_id: int) -> Response:

@@ -46,7 +46,8 @@ class Scanner:
             raise HarborError(
                 422,
                 "UNPROCESSABLE_ENTITY",
-                f"the configured scanner does not support media type {artifact['manifest_media_type']}",
+                "the configured scanner does not support media type "
+                + artifact["manifest_media_type"],
             )
         scan = artifact.get("scan") or {}
         status = scan.get("status")

@@ -2,8 +2,8 @@
 
 One host:port serves `/v2/` (docker login/push/pull with robot accounts, Basic auth, proxied to the
 registry with the server's own credential) and Harbor's REST API under `/api/v2.0`. Test-only
-controls (faults, scan behaviour) are Python methods, and for a server in another process, admin-only
-endpoints under `/_k1s0/` outside Harbor's API.
+controls (faults, scan behaviour) are Python methods, and for a server in another process,
+admin-only endpoints under `/_k1s0/` outside Harbor's API.
 """
 
 from __future__ import annotations
@@ -42,7 +42,16 @@ from k1s0_stack.registry import Registry
 log = logging.getLogger(__name__)
 REALM = 'Basic realm="harbor"'
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "authorization"}
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "host",
+        "authorization",
+    }
 )
 MANIFEST_ACCEPT = ", ".join(
     [
@@ -81,11 +90,16 @@ class LocalHarbor:
         self.admin = ("admin", secrets["admin_password"])
         self._registry_auth = (secrets["registry_user"], secrets["registry_password"])
         self.registry = Registry(
-            data_dir=self.data_dir / "registry", users={secrets["registry_user"]: secrets["registry_password"]}
+            data_dir=self.data_dir / "registry",
+            users={secrets["registry_user"]: secrets["registry_password"]},
         ).start()
         self.harbor = Harbor(Store(self.data_dir), secrets["admin_password"], secrets["salt"])
         self.scanner = Scanner(
-            self.harbor, self.faults, lambda: self._registry().host, self._registry_auth, self.trivy_db
+            self.harbor,
+            self.faults,
+            lambda: self._registry().host,
+            self._registry_auth,
+            self.trivy_db,
         )
         self.port = self.port or free_port()
         self._server = make_server("127.0.0.1", self.port, create_app(self), threaded=True)
@@ -152,7 +166,11 @@ class LocalHarbor:
         return self.harbor.create_project(name, metadata, allowlist)
 
     def create_robot(
-        self, project: str, name: str, permissions: Iterable[str] = CI_PERMISSIONS, duration: int = -1
+        self,
+        project: str,
+        name: str,
+        permissions: Iterable[str] = CI_PERMISSIONS,
+        duration: int = -1,
     ) -> Robot:
         """A project robot; permissions are short names (service.PERMISSION_SETS) or
         "resource:action" pairs."""
@@ -199,7 +217,9 @@ class LocalHarbor:
         """Removes a manifest from the registry (blobs stay until garbage collection)."""
         registry = self._registry()
         requests.delete(
-            f"{registry.url}/v2/{repository}/manifests/{digest}", auth=self._registry_auth, timeout=30
+            f"{registry.url}/v2/{repository}/manifests/{digest}",
+            auth=self._registry_auth,
+            timeout=30,
         )
 
 
@@ -210,7 +230,9 @@ def create_app(ctx: LocalHarbor) -> Flask:
     app = Flask("k1s0-harbor")
     app.register_blueprint(make_api(ctx))
     harbor = ctx.harbor
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # werkzeug logs each request, and as errors the TLS probes the Docker daemon sends before it
+    # falls back to plain HTTP for an insecure registry; the server's own errors use `log`.
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
 
     @app.before_request
     def before() -> Response | None:
@@ -225,12 +247,16 @@ def create_app(ctx: LocalHarbor) -> Flask:
     @app.after_request
     def after(response: Response) -> Response:
         if request.path.startswith(API):
-            response.headers.setdefault("X-Request-Id", request.headers.get("X-Request-Id", _request_id()))
+            response.headers.setdefault(
+                "X-Request-Id", request.headers.get("X-Request-Id", _request_id())
+            )
             if ctx.validate:
                 try:
                     ctx.record_violations(_validate(response))
-                except Exception as exc:  # noqa: BLE001 - a validator failure is a finding too
-                    ctx.record_violations([f"{request.method} {request.path}: validator failed: {exc!r}"])
+                except Exception as exc:
+                    ctx.record_violations(
+                        [f"{request.method} {request.path}: validator failed: {exc!r}"]
+                    )
         return response
 
     @app.errorhandler(HarborError)
@@ -247,16 +273,26 @@ def create_app(ctx: LocalHarbor) -> Flask:
 
     @app.errorhandler(Exception)
     def internal(error: Exception) -> Response:
-        log.error("unhandled error on %s %s: %s", request.method, request.path, traceback.format_exc())
+        log.error(
+            "unhandled error on %s %s: %s", request.method, request.path, traceback.format_exc()
+        )
         return errors_response(500, "UNKNOWN", "internal server error")
 
     @app.route("/v2/", endpoint="registry_ping", methods=["GET", "HEAD"])
     def registry_ping() -> Response:
         if g.principal is None:
             return _registry_unauthorized("authentication required")
-        return Response("{}", headers={"Docker-Distribution-API-Version": "registry/2.0"}, mimetype="application/json")
+        return Response(
+            "{}",
+            headers={"Docker-Distribution-API-Version": "registry/2.0"},
+            mimetype="application/json",
+        )
 
-    @app.route("/v2/<path:rest>", endpoint="registry", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+    @app.route(
+        "/v2/<path:rest>",
+        endpoint="registry",
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+    )
     def registry_proxy(rest: str) -> Response:
         return _proxy(ctx, rest)
 
@@ -350,7 +386,7 @@ def _registry_unauthorized(message: str) -> Response:
     return response
 
 
-def _proxy(ctx: LocalHarbor, rest: str) -> Response:  # noqa: PLR0911
+def _proxy(ctx: LocalHarbor, rest: str) -> Response:
     """Checks the caller's project permission, then forwards to the registry and records pushes."""
     harbor = ctx.harbor
     who: Principal | None = g.principal
@@ -360,9 +396,13 @@ def _proxy(ctx: LocalHarbor, rest: str) -> Response:  # noqa: PLR0911
         if not who.admin:
             return _registry_unauthorized("only an administrator can list the catalog")
         return _forward(ctx, rest, None)
+    if "/referrers/" in rest and request.method == "GET":
+        return _referrers(ctx, who, *rest.rsplit("/referrers/", 1))
     name, kind, reference = _split(rest)
     if not name:
-        return _registry_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {rest}")
+        return _registry_error(
+            404, "NAME_UNKNOWN", f"repository name not known to registry: {rest}"
+        )
     project = name.split("/", 1)[0]
     action = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}.get(request.method, "push")
     if not harbor.allowed(who, project, "repository", action):
@@ -372,16 +412,49 @@ def _proxy(ctx: LocalHarbor, rest: str) -> Response:  # noqa: PLR0911
         harbor.project(project, by_name=True)
     except HarborError:
         return _registry_error(404, "NAME_UNKNOWN", f"project {project} not found")
-    if kind == "manifests" and request.method in ("GET", "HEAD") and not reference.startswith("sha256:"):
+    if (
+        kind == "manifests"
+        and request.method in ("GET", "HEAD")
+        and not reference.startswith("sha256:")
+    ):
         # Harbor resolves tags from its database: a tag deleted through the API is gone.
         artifact = harbor.resolve(name, reference)
         if artifact is None:
             return _registry_error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {name}:{reference}")
         rest = f"{name}/manifests/{artifact['digest']}"
-    upstream = _forward(ctx, rest, request.get_data() if request.method in ("PUT", "POST", "PATCH") else None)
+    if kind == "manifests" and request.method == "GET":
+        artifact = harbor.resolve(name, reference)
+        refusal = harbor.pull_refusal(project, artifact) if artifact else None
+        if refusal:
+            return _registry_error(412, "PROJECTPOLICYVIOLATION", refusal)
+    upstream = _forward(
+        ctx, rest, request.get_data() if request.method in ("PUT", "POST", "PATCH") else None
+    )
     if kind == "manifests":
         _after_manifest(ctx, name, reference, upstream)
     return upstream
+
+
+def _referrers(ctx: LocalHarbor, who: Principal, name: str, digest: str) -> Response:
+    """OCI 1.1 referrers API (Harbor serves it; distribution 2.8 does not): the accessories whose
+    subject is `digest`, as an image index, optionally filtered by artifactType."""
+    if not ctx.harbor.allowed(who, name.split("/", 1)[0], "repository", "pull"):
+        return _registry_unauthorized(f"unauthorized to access repository: {name}, action: pull")
+    wanted = request.args.get("artifactType")
+    manifests = [
+        {k: v for k, v in a["descriptor"].items() if v}
+        for a in ctx.harbor.accessories(name, digest)
+        if a.get("descriptor") and (not wanted or a["descriptor"].get("artifactType") == wanted)
+    ]
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    }
+    response = Response(json.dumps(index), mimetype="application/vnd.oci.image.index.v1+json")
+    if wanted:
+        response.headers["OCI-Filters-Applied"] = "artifactType"
+    return response
 
 
 def _split(rest: str) -> tuple[str, str, str]:
@@ -397,7 +470,9 @@ def _forward(ctx: LocalHarbor, rest: str, data: bytes | None) -> Response:
     registry = ctx._registry()
     query = request.query_string.decode()
     url = f"{registry.url}/v2/{rest}" + (f"?{query}" if query else "")
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | {"content-length"}}
+    headers = {
+        k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | {"content-length"}
+    }
     upstream = requests.request(
         request.method,
         url,
@@ -413,8 +488,9 @@ def _forward(ctx: LocalHarbor, rest: str, data: bytes | None) -> Response:
         if key.lower() in HOP_BY_HOP or key.lower() == "www-authenticate":
             continue
         if key.lower() == "location":
-            value = value.replace(registry.url, f"http://{request.host}")
-        out_headers.append((key, value))
+            out_headers.append((key, value.replace(registry.url, f"http://{request.host}")))
+        else:
+            out_headers.append((key, value))
     if request.method == "HEAD":
         upstream.close()
         response = Response(b"", status=upstream.status_code)
@@ -448,8 +524,19 @@ def _after_manifest(ctx: LocalHarbor, name: str, reference: str, upstream: Respo
         size = len(body) + int((manifest.get("config") or {}).get("size", 0))
         size += sum(int(layer.get("size", 0)) for layer in manifest.get("layers") or [])
         artifact, created = harbor.record_push(
-            name, reference, digest, media_type, manifest, size, _extra_attrs(ctx, name, manifest)
+            name,
+            reference,
+            digest,
+            media_type,
+            manifest,
+            size,
+            _extra_attrs(ctx, name, manifest),
+            manifest_size=len(body),
         )
+        subject = (manifest.get("subject") or {}).get("digest")
+        if subject:
+            # Tells OCI 1.1 clients (cosign) that this registry serves the referrers API.
+            upstream.headers["OCI-Subject"] = subject
         project = harbor.project(name.split("/", 1)[0], by_name=True)
         if created and project["metadata"].get("auto_scan") == "true" and scannable(artifact):
             try:
@@ -472,12 +559,12 @@ def _extra_attrs(ctx: LocalHarbor, name: str, manifest: Mapping[str, Any]) -> di
     registry = ctx._registry()
     try:
         blob = requests.get(
-            f"{registry.url}/v2/{name}/blobs/{config['digest']}", auth=ctx._registry_auth, timeout=30
+            f"{registry.url}/v2/{name}/blobs/{config['digest']}",
+            auth=ctx._registry_auth,
+            timeout=30,
         ).json()
     except (requests.RequestException, ValueError, KeyError):
         return {}
     if not isinstance(blob, dict):
         return {}
-    # Harbor also puts architecture, os and created here, as strings; its spec declares every
-    # extra_attrs value an object, so only the object-valued config is kept.
-    return {"config": blob["config"]} if isinstance(blob.get("config"), dict) else {}
+    return {k: blob[k] for k in ("architecture", "os", "author", "created", "config") if k in blob}

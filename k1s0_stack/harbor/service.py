@@ -3,6 +3,7 @@ overviews, retention), independent of HTTP. Errors carry Harbor's status, code a
 
 from __future__ import annotations
 
+import copy
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from k1s0_stack.harbor.store import ZERO_TIME, Store, hash_secret, now, secret_matches
-from k1s0_stack.trivy import REPORT_MIME, SCANNER, summary
+from k1s0_stack.trivy import REPORT_MIME, SCANNER, SEVERITIES, summary
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 ROBOT_PREFIX = "robot$"
@@ -37,6 +38,7 @@ PERMISSION_SETS: dict[str, tuple[tuple[str, str], ...]] = {
     "artifact-read": (("artifact", "read"), ("artifact-addition", "read")),
     "artifact-list": (("artifact", "list"),),
     "artifact-delete": (("artifact", "delete"),),
+    "accessory-list": (("accessory", "list"),),
     "repository-read": (("repository", "read"), ("repository", "list")),
     "repository-delete": (("repository", "delete"),),
     "retention": tuple(
@@ -52,6 +54,7 @@ CI_PERMISSIONS = (
     "tag-list",
     "artifact-read",
     "artifact-list",
+    "accessory-list",
     "repository-read",
 )
 
@@ -143,7 +146,9 @@ class Harbor:
                         return True
         return False
 
-    def require(self, principal: Principal | None, project: str, resource: str, action: str) -> None:
+    def require(
+        self, principal: Principal | None, project: str, resource: str, action: str
+    ) -> None:
         if principal is None:
             raise HarborError(401, "UNAUTHORIZED", "unauthorized")
         if not self.allowed(principal, project, resource, action):
@@ -246,7 +251,9 @@ class Harbor:
 
     def repo_count(self, project: str) -> int:
         with self.store.lock:
-            return sum(1 for r in self.store.data["repositories"].values() if r["project"] == project)
+            return sum(
+                1 for r in self.store.data["repositories"].values() if r["project"] == project
+            )
 
     def system_allowlist(self) -> dict[str, Any]:
         with self.store.lock:
@@ -270,7 +277,9 @@ class Harbor:
         if level != "project":
             raise bad_request("only project-level robot accounts are supported here")
         if not NAME_RE.match(name):
-            raise bad_request(f"robot name is not in lower case or contains illegal characters: {name}")
+            raise bad_request(
+                f"robot name is not in lower case or contains illegal characters: {name}"
+            )
         if len(permissions) != 1 or permissions[0].get("kind") != "project":
             raise bad_request("a project level robot must have exactly one project permission")
         project = str(permissions[0].get("namespace", ""))
@@ -345,7 +354,9 @@ class Harbor:
     def repositories(self, project: str) -> list[dict[str, Any]]:
         self.project(project, by_name=True)
         with self.store.lock:
-            repos = [dict(r) for r in self.store.data["repositories"].values() if r["project"] == project]
+            repos = [
+                dict(r) for r in self.store.data["repositories"].values() if r["project"] == project
+            ]
         return sorted(repos, key=lambda r: r["update_time"], reverse=True)
 
     def ensure_repository(self, full_name: str) -> dict[str, Any]:
@@ -395,6 +406,7 @@ class Harbor:
         manifest: Mapping[str, Any],
         size: int,
         extra_attrs: Mapping[str, Any] | None,
+        manifest_size: int = 0,
     ) -> tuple[dict[str, Any], bool]:
         """Records a manifest push; returns the artifact and whether it is new."""
         repo = self.ensure_repository(full_name)
@@ -403,7 +415,11 @@ class Harbor:
         with self.store.transaction() as data:
             artifacts = data["artifacts"]
             artifact = next(
-                (a for a in artifacts.values() if a["repository"] == full_name and a["digest"] == digest),
+                (
+                    a
+                    for a in artifacts.values()
+                    if a["repository"] == full_name and a["digest"] == digest
+                ),
                 None,
             )
             created = artifact is None
@@ -433,6 +449,14 @@ class Harbor:
                 }
                 if manifest.get("artifactType"):
                     artifact["artifact_type"] = manifest["artifactType"]
+                # What the OCI referrers API lists for it (OCI distribution spec 1.1).
+                artifact["descriptor"] = {
+                    "mediaType": manifest_media_type,
+                    "digest": digest,
+                    "size": manifest_size,
+                    "artifactType": manifest.get("artifactType") or config.get("mediaType"),
+                    "annotations": dict(manifest.get("annotations") or {}),
+                }
                 subject, kind = _accessory_subject(tag, manifest)
                 if subject:
                     artifact["accessory_of"] = subject
@@ -445,7 +469,12 @@ class Harbor:
                     if other["repository"] == full_name:
                         other["tags"] = [t for t in other["tags"] if t["name"] != tag]
                 artifact["tags"].append(
-                    {"id": self.store.new_id(), "name": tag, "push_time": moment, "pull_time": ZERO_TIME}
+                    {
+                        "id": self.store.new_id(),
+                        "name": tag,
+                        "push_time": moment,
+                        "pull_time": ZERO_TIME,
+                    }
                 )
             data["repositories"][full_name]["update_time"] = moment
             return dict(artifact), created
@@ -455,24 +484,29 @@ class Harbor:
             for artifact in self.store.data["artifacts"].values():
                 if artifact["repository"] != full_name:
                     continue
-                if artifact["digest"] == reference or any(t["name"] == reference for t in artifact["tags"]):
-                    return artifact
+                if artifact["digest"] == reference or any(
+                    t["name"] == reference for t in artifact["tags"]
+                ):
+                    found: dict[str, Any] = artifact
+                    return found
         return None
 
     def artifact(self, project: str, name: str, reference: str) -> dict[str, Any]:
         self.project(project, by_name=True)
         full_name = f"{project}/{name}"
-        found = self.resolve(full_name, reference)
-        if found is None:
-            separator = "@" if reference.startswith("sha256:") else ":"
-            raise not_found(f"artifact {full_name}{separator}{reference} not found")
-        return found
+        with self.store.lock:
+            found = self.resolve(full_name, reference)
+            if found is None:
+                separator = "@" if reference.startswith("sha256:") else ":"
+                raise not_found(f"artifact {full_name}{separator}{reference} not found")
+            # A snapshot: scans and pushes change the stored record from other threads.
+            return copy.deepcopy(found)
 
     def artifacts(self, project: str, name: str) -> list[dict[str, Any]]:
         self.repository(project, name)
         with self.store.lock:
             found = [
-                a
+                copy.deepcopy(a)
                 for a in self.store.data["artifacts"].values()
                 if a["repository"] == f"{project}/{name}" and not a.get("accessory_of")
             ]
@@ -481,7 +515,7 @@ class Harbor:
     def accessories(self, full_name: str, digest: str) -> list[dict[str, Any]]:
         with self.store.lock:
             return [
-                a
+                copy.deepcopy(a)
                 for a in self.store.data["artifacts"].values()
                 if a["repository"] == full_name and a.get("accessory_of") == digest
             ]
@@ -494,7 +528,10 @@ class Harbor:
                 return []
             gone = [artifact]
             for other in list(data["artifacts"].values()):
-                if other["repository"] == artifact["repository"] and other.get("accessory_of") == artifact["digest"]:
+                if (
+                    other["repository"] == artifact["repository"]
+                    and other.get("accessory_of") == artifact["digest"]
+                ):
                     gone.append(data["artifacts"].pop(str(other["id"])))
             return gone
 
@@ -513,9 +550,15 @@ class Harbor:
                     raise HarborError(
                         409,
                         "CONFLICT",
-                        f"the tag {tag} already exists under the repository {artifact['repository']}",
+                        f"the tag {tag} already exists under the repository "
+                        + artifact["repository"],
                     )
-            entry = {"id": self.store.new_id(), "name": tag, "push_time": now(), "pull_time": ZERO_TIME}
+            entry = {
+                "id": self.store.new_id(),
+                "name": tag,
+                "push_time": now(),
+                "pull_time": ZERO_TIME,
+            }
             artifact["tags"].append(entry)
             return dict(entry)
 
@@ -541,6 +584,53 @@ class Harbor:
             if repo:
                 repo["pull_count"] += 1
 
+    def effective_allowlist(self, project: Mapping[str, Any]) -> set[str]:
+        """The CVE ids exempted in `project`: the system's or its own, unless expired."""
+        reuse = project["metadata"].get("reuse_sys_cve_allowlist", "true") == "true"
+        allowlist = self.system_allowlist() if reuse else project["cve_allowlist"]
+        expires = allowlist.get("expires_at")
+        if expires is not None and expires != 0 and expires < _epoch():
+            return set()
+        return {item["cve_id"] for item in allowlist.get("items") or []}
+
+    def pull_refusal(self, project_name: str, artifact: Mapping[str, Any]) -> str | None:
+        """Harbor's "prevent vulnerable images from running" check on a manifest GET: the
+        refusal message, or None when the pull may go ahead."""
+        project = self.project(project_name, by_name=True)
+        if project["metadata"].get("prevent_vul") != "true" or not scannable(artifact):
+            return None
+        threshold = project["metadata"].get("severity", "low").capitalize()
+        policy = (
+            f'configured policy in \'Prevent images with vulnerability severity of "{threshold}" '
+            "or higher from running.' To continue with pull, please contact your project "
+            "administrator"
+        )
+        scan = artifact.get("scan") or {}
+        if not scan or scan.get("status") == "Queued":
+            return (
+                "current image without vulnerability scanning cannot be pulled due to "
+                f"{policy} for help."
+            )
+        if scan["status"] != "Success":
+            return (
+                f'current image with "{scan["status"]}" status of vulnerability scanning cannot be '
+                f"pulled due to {policy} for help."
+            )
+        exempt = self.effective_allowlist(project)
+        order = list(SEVERITIES)
+        blocking = [
+            v
+            for v in scan["report"]["vulnerabilities"]
+            if v["id"] not in exempt and order.index(v["severity"]) >= order.index(threshold)
+        ]
+        if not blocking:
+            return None
+        thing = "vulnerabilities" if len(blocking) > 1 else "vulnerability"
+        return (
+            f"current image with {len(blocking)} {thing} cannot be pulled due to {policy} to "
+            "exempt matched vulnerabilities through configuring the CVE allowlist."
+        )
+
     # -- scans ------------------------------------------------------------------------------
 
     def update_scan(self, artifact_id: int, **fields: Any) -> dict[str, Any] | None:
@@ -554,10 +644,14 @@ class Harbor:
             return dict(artifact)
 
 
-def _accessory_subject(tag: str | None, manifest: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def _accessory_subject(
+    tag: str | None, manifest: Mapping[str, Any]
+) -> tuple[str | None, str | None]:
     subject = (manifest.get("subject") or {}).get("digest")
     layers = manifest.get("layers") or []
-    cosign = any(
+    cosign = str(manifest.get("artifactType", "")).startswith(
+        "application/vnd.dev.sigstore.bundle"
+    ) or any(
         str(layer.get("mediaType", "")).startswith("application/vnd.dev.cosign") for layer in layers
     )
     if subject:
@@ -574,7 +668,11 @@ def accepted_mimes(header: str | None) -> list[str]:
 
 def scan_overview(scan: Mapping[str, Any] | None, accept: str | None) -> dict[str, Any] | None:
     """Harbor's scan_overview (omitempty fields), or None while the scan is only queued."""
-    if not scan or scan.get("status") in (None, "Queued") or REPORT_MIME not in accepted_mimes(accept):
+    if (
+        not scan
+        or scan.get("status") in (None, "Queued")
+        or REPORT_MIME not in accepted_mimes(accept)
+    ):
         return None
     overview: dict[str, Any] = {
         "report_id": scan["report_id"],
@@ -595,7 +693,10 @@ def scan_overview(scan: Mapping[str, Any] | None, accept: str | None) -> dict[st
 
 
 def scannable(artifact: Mapping[str, Any]) -> bool:
-    return not artifact.get("accessory_of") and artifact["manifest_media_type"] in SCANNABLE_MEDIA_TYPES
+    return (
+        not artifact.get("accessory_of")
+        and artifact["manifest_media_type"] in SCANNABLE_MEDIA_TYPES
+    )
 
 
 # -- retention ----------------------------------------------------------------------------------
@@ -651,7 +752,9 @@ def _tags_selected(artifact: Mapping[str, Any], rule: Mapping[str, Any]) -> bool
     return True
 
 
-def _template(rule: Mapping[str, Any], candidates: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _template(
+    rule: Mapping[str, Any], candidates: list[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
     template = rule.get("template")
     params = rule.get("params") or {}
     newest = sorted(candidates, key=lambda a: a["push_time"], reverse=True)

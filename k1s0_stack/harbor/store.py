@@ -1,5 +1,5 @@
-"""The server's state (projects, robots, repositories, artifacts, scan reports, retention) as JSON in
-the data directory, written after every change so that it survives a restart."""
+"""The server's state (projects, robots, repositories, artifacts, scan reports, retention) as JSON
+in the data directory, written after every change so that it survives a restart."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ class ImageRef:
 
 
 def fixture_cache_dir() -> Path:
-    """Trivy's --cache-dir holding the fixture DB (db/trivy.db, db/metadata.json); builds it once."""
+    """Trivy's --cache-dir with the fixture DB (db/trivy.db, db/metadata.json); built once."""
     builder = HERE / "dbbuilder"
     digest = hashlib.sha256()
     for part in (FIXTURE_DB, builder / "main.go", builder / "go.mod"):
@@ -138,7 +138,9 @@ def run_trivy(image: ImageRef, db: str | None = None, timeout: float = 600.0) ->
     return report
 
 
-def harbor_report(trivy_report: Mapping[str, Any], digest: str, now: datetime | None = None) -> dict[str, Any]:
+def harbor_report(
+    trivy_report: Mapping[str, Any], digest: str, now: datetime | None = None
+) -> dict[str, Any]:
     """Harbor's stored report (what `additions/vulnerabilities` serves under REPORT_MIME): the
     adapter's transformation of Trivy's findings plus the fields Harbor core adds."""
     findings: list[dict[str, Any]] = []
@@ -200,4 +202,6 @@ def summary(report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
