@@ -132,18 +132,6 @@ class Project:
             return record, error
 
 
-@pytest.fixture(scope="module")
-def harbor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHarbor]:
-    """The Harbor-compatible server, validating every request and response against the swagger.
-
-    (tests/conftest.py has no shared `harbor` fixture yet; this one is the same contract.)"""
-    server = LocalHarbor(data_dir=tmp_path_factory.mktemp("gate-harbor"), validate=True).start()
-    yield server
-    violations = server.contract_violations()
-    server.stop()
-    assert not violations, "\n".join(violations)
-
-
 @pytest.fixture(autouse=True)
 def _clean_faults(harbor: LocalHarbor) -> Iterator[None]:
     yield
