@@ -108,6 +108,12 @@ def scan_gate(
         f"Harbor reports {overview.total} vulnerabilities (overall severity "
         f"{overview.severity or 'none'}); the report lists {len(findings)}"
     )
+    if overview.total and not findings:
+        # Passing on an empty report the overview contradicts would be failing open.
+        raise HarborError(
+            f"Harbor's scan of {digest} counts {overview.total} vulnerabilities but its report "
+            "lists none; re-run the scan in Harbor, then the job"
+        )
     decision = decide(
         findings,
         _allowlist(client, project),

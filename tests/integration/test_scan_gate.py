@@ -339,6 +339,16 @@ def test_wrong_robot_secret_is_one_clear_error(project: Callable[..., Project]) 
     assert client.requests_sent == 1
 
 
+def test_project_without_scan_on_push_gets_a_scan_started(
+    project: Callable[..., Project],
+) -> None:
+    p = project(auto_scan=False)
+    run, result = p.run("critical")
+    assert isinstance(result, ScanGateError)
+    assert "does not scan on push; starting a scan" in run.stream.getvalue()
+    assert run.outputs["scan-status"] == "Success"
+
+
 def test_robot_without_scan_permission_is_named(project: Callable[..., Project]) -> None:
     p = project(permissions=tuple(x for x in PERMISSIONS if x != "scan"), auto_scan=False)
     _, result = p.run("clean")
