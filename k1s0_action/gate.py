@@ -84,9 +84,10 @@ def scan_gate(
         WaitSettings(timeout=settings.timeout, auto_scan=project.auto_scan, grace=settings.grace),
         actions.info,
     )
+    estimate = f"; expected ~{waited.expected:.0f}s from earlier scans" if waited.expected else ""
     actions.info(
         f"scan status {waited.status} after {waited.polls} polls "
-        f"({client.requests_sent - sent} Harbor API requests)"
+        f"({client.requests_sent - sent} Harbor API requests{estimate})"
     )
     overview = waited.overview
     if overview is None or overview.status != "Success" or waited.timed_out:

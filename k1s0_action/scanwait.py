@@ -95,7 +95,8 @@ def wait_for_scan(
     triggered = False
     if not settings.auto_scan:
         log("the project does not scan on push; starting a scan")
-        triggered = _trigger(api, project, repository, digest, log)
+        _trigger(api, project, repository, digest, log)
+        triggered = True
     # Elapsed scan time counts from the earliest moment the scan can have started (Harbor's
     # start_time, which earlier durations are measured from, is set when the scan leaves the
     # queue): the push, or the last poll that still saw no scan. Our clock, so skew is no matter.
@@ -116,7 +117,8 @@ def wait_for_scan(
                 origin = last_poll
         elif not triggered and after - started >= settings.grace:
             log(f"no scan started within {settings.grace:.0f}s of the push; starting one")
-            triggered = _trigger(api, project, repository, digest, log)
+            _trigger(api, project, repository, digest, log)
+            triggered = True
         if after >= deadline:
             return WaitResult(overview, True, triggered, polls, expected)
         last_poll = before
@@ -126,7 +128,6 @@ def wait_for_scan(
 
 def _trigger(
     api: ScanApi, project: str, repository: str, digest: str, log: Callable[[str], None]
-) -> bool:
+) -> None:
     if not api.start_scan(project, repository, digest):
         log("a scan of this digest is already running (409)")
-    return True
