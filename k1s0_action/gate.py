@@ -60,9 +60,9 @@ class GateResult:
 
 
 def _allowlist(client: HarborClient, project: Project) -> Allowlist:
-    if project.reuse_system_allowlist:
-        return effective_allowlist(project.allowlist, client.system_allowlist(), True)
-    return project.allowlist
+    reuse = project.reuse_system_allowlist
+    system = client.system_allowlist() if reuse else None
+    return effective_allowlist(project.allowlist, system, reuse)
 
 
 def scan_gate(
