@@ -7,14 +7,13 @@ way a runner does, then prints the step's outputs and job summary.
 from __future__ import annotations
 
 import argparse
-import secrets
 import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from k1s0_stack.registry import Registry
+from k1s0_stack.harbor import LocalHarbor
 from k1s0_stack.runner import run_action
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,12 +24,13 @@ DEMO_SHA = "de300c0ffee0123456789abcdef0123456789abc"
 def run_demo(version: str, ref: str) -> int:
     with tempfile.TemporaryDirectory(prefix="k1s0-demo-") as scratch:
         work = Path(scratch)
-        robot, secret = "robot$k1s0-system+demo", secrets.token_hex(16)
-        registry = Registry(data_dir=work / "registry", users={robot: secret}).start()
+        harbor = LocalHarbor(data_dir=work / "harbor").start()
         try:
+            harbor.create_project("k1s0-system")
+            robot = harbor.create_robot("k1s0-system", "demo")
             workspace = work / "workspace"
             shutil.copytree(SAMPLE, workspace / "sample-service")
-            print(f"== local registry at {registry.url}; running the action ==", flush=True)
+            print(f"== local Harbor at {harbor.url}; running the action ==", flush=True)
             run = run_action(
                 workspace,
                 {
@@ -38,9 +38,10 @@ def run_demo(version: str, ref: str) -> int:
                     "layer": "system",
                     "version": version,
                     "context": "sample-service",
-                    "registry": registry.host,
-                    "harbor-username": robot,
-                    "harbor-password": secret,
+                    "registry": harbor.registry_host,
+                    "harbor-url": harbor.url,
+                    "harbor-username": robot.name,
+                    "harbor-password": robot.secret,
                 },
                 repository="k1s0-org/demo",
                 ref=ref,
@@ -54,7 +55,7 @@ def run_demo(version: str, ref: str) -> int:
             print(run.summary)
             return run.returncode
         finally:
-            registry.stop()
+            harbor.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -412,6 +412,12 @@ def _proxy(ctx: LocalHarbor, rest: str) -> Response:
         harbor.project(project, by_name=True)
     except HarborError:
         return _registry_error(404, "NAME_UNKNOWN", f"project {project} not found")
+    if kind == "tags" and reference == "list" and request.method == "GET":
+        # Harbor answers tags/list from its database, so tags added through the API are listed.
+        tags = harbor.tag_names(name)
+        if not tags and not harbor.artifact_count(name):
+            return _registry_error(404, "NAME_UNKNOWN", f"repository name not known: {name}")
+        return Response(json.dumps({"name": name, "tags": tags}), mimetype="application/json")
     if (
         kind == "manifests"
         and request.method in ("GET", "HEAD")

@@ -512,6 +512,16 @@ class Harbor:
             ]
         return sorted(found, key=lambda a: a["push_time"], reverse=True)
 
+    def tag_names(self, full_name: str) -> list[str]:
+        """Every tag in a repository, accessories' included, as Harbor's tags/list gives them."""
+        with self.store.lock:
+            return sorted(
+                t["name"]
+                for a in self.store.data["artifacts"].values()
+                if a["repository"] == full_name
+                for t in a["tags"]
+            )
+
     def accessories(self, full_name: str, digest: str) -> list[dict[str, Any]]:
         with self.store.lock:
             return [

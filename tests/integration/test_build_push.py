@@ -1,24 +1,69 @@
 """Issue 2 end to end against real parts: the action builds a multi-stage image with the real
-Docker engine and pushes it with robot credentials to a real distribution registry."""
+Docker engine and pushes it with robot credentials to the Harbor-compatible server (a real
+distribution registry behind Harbor's /v2/ and API, since the run now waits for Harbor's scan)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import pytest
 import requests
 
-from k1s0_stack.registry import Registry
+from k1s0_stack.harbor import LocalHarbor
 from k1s0_stack.runner import DEFAULT_SHA, ActionRun, run_action
-from tests.conftest import ROBOT_SECRET, ROBOT_USER
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-service"
-AUTH = (ROBOT_USER, ROBOT_SECRET)
+PROJECT = "k1s0-system"
+MANIFEST_ACCEPT = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Harbor's registry side (/v2/ on the same host) as the robot of project k1s0-system."""
+
+    harbor: LocalHarbor
+    auth: tuple[str, str]
+
+    @property
+    def host(self) -> str:
+        return self.harbor.registry_host
+
+    @property
+    def url(self) -> str:
+        return self.harbor.url
+
+    @property
+    def secret(self) -> str:
+        return self.auth[1]
+
+    def manifest(self, repository: str, reference: str) -> requests.Response:
+        return requests.get(
+            f"{self.url}/v2/{repository}/manifests/{reference}",
+            headers={"Accept": MANIFEST_ACCEPT},
+            auth=self.auth,
+            timeout=10,
+        )
+
+
+@pytest.fixture(scope="module")
+def registry(harbor: LocalHarbor) -> Iterator[Registry]:
+    harbor.create_project(PROJECT)
+    robot = harbor.create_robot(PROJECT, f"build{uuid.uuid4().hex[:6]}")
+    yield Registry(harbor, (robot.name, robot.secret))
 
 
 def unique_service() -> str:
@@ -38,14 +83,15 @@ def base_inputs(registry: Registry, service: str) -> dict[str, str]:
         "version": "v1.2.3",
         "registry": registry.host,
         "context": "app",
-        "harbor-username": ROBOT_USER,
-        "harbor-password": ROBOT_SECRET,
+        "harbor-url": registry.url,
+        "harbor-username": registry.auth[0],
+        "harbor-password": registry.secret,
         "sign": "false",  # signing has its own tests (test_pipeline_signing.py)
     }
 
 
 def manifest_digest(registry: Registry, repository: str, tag: str) -> str | None:
-    response = registry.manifest(repository, tag, AUTH)
+    response = registry.manifest(repository, tag)
     if response.status_code == 404:
         return None
     response.raise_for_status()
@@ -53,10 +99,10 @@ def manifest_digest(registry: Registry, repository: str, tag: str) -> str | None
 
 
 def image_config(registry: Registry, repository: str, reference: str) -> dict[str, object]:
-    manifest = registry.manifest(repository, reference, AUTH).json()
+    manifest = registry.manifest(repository, reference).json()
     blob = requests.get(
         f"{registry.url}/v2/{repository}/blobs/{manifest['config']['digest']}",
-        auth=AUTH,
+        auth=registry.auth,
         timeout=10,
     )
     blob.raise_for_status()
@@ -65,9 +111,14 @@ def image_config(registry: Registry, repository: str, reference: str) -> dict[st
 
 
 def repositories(registry: Registry) -> list[str]:
-    catalog = requests.get(f"{registry.url}/v2/_catalog", auth=AUTH, timeout=10).json()
-    names: list[str] = catalog.get("repositories") or []
-    return names
+    listed = requests.get(
+        f"{registry.harbor.api}/projects/{PROJECT}/repositories",
+        params={"page_size": "100"},
+        auth=registry.harbor.admin,
+        timeout=10,
+    )
+    listed.raise_for_status()
+    return [str(repository["name"]) for repository in listed.json()]
 
 
 def assert_clean_failure(
@@ -78,7 +129,7 @@ def assert_clean_failure(
     assert named in run.errors[0]
     assert not docker_api.images(name=f"{registry.host}/k1s0-system/{service}")
     assert f"k1s0-system/{service}" not in repositories(registry)
-    assert ROBOT_SECRET not in run.text()
+    assert registry.secret not in run.text()
 
 
 def test_push_to_default_branch(
@@ -114,7 +165,7 @@ def test_push_to_default_branch(
     assert "::group::Build" in run.stdout and "::endgroup::" in run.stdout
     assert "Step 1/" in run.stdout  # the build log is streamed into the group
     assert digest in run.summary and image in run.summary
-    assert ROBOT_SECRET not in run.text()
+    assert registry.secret not in run.text()
 
 
 def test_feature_branch_gets_only_the_branch_tag(workspace: Path, registry: Registry) -> None:

@@ -15,18 +15,27 @@ from k1s0_action.context import GitContext
 from k1s0_action.errors import OidcError
 from k1s0_action.gha import Actions
 from k1s0_action.inputs import read_inputs
+from k1s0_stack.harbor import LocalHarbor, Robot
 from k1s0_stack.oidc import workflow_claims
 from k1s0_stack.process import tool
-from k1s0_stack.registry import Registry
 from k1s0_stack.sigstore import LocalSigstore
-from tests.conftest import BUSYBOX_IMAGE, ROBOT_SECRET, ROBOT_USER
+from tests.conftest import BUSYBOX_IMAGE
 
 pytestmark = pytest.mark.integration
 
 REPOSITORY = "k1s0-org/k1s0"
+PROJECT = "k1s0signing-service"
 
 
-def run_env(tmp_path: Path, registry: Registry, sigstore: LocalSigstore, service: str) -> dict:
+@pytest.fixture(scope="module")
+def robot(harbor: LocalHarbor) -> Robot:
+    harbor.create_project(PROJECT)
+    return harbor.create_robot(PROJECT, f"sign{uuid.uuid4().hex[:6]}")
+
+
+def run_env(
+    tmp_path: Path, harbor: LocalHarbor, robot: Robot, sigstore: LocalSigstore, service: str
+) -> dict[str, str]:
     context = tmp_path / "ctx"
     context.mkdir()
     (context / "Dockerfile").write_text(f"FROM {BUSYBOX_IMAGE}\nLABEL dev.k1s0.test={service}\n")
@@ -36,10 +45,11 @@ def run_env(tmp_path: Path, registry: Registry, sigstore: LocalSigstore, service
         "INPUT_LAYER": "service",
         "INPUT_VERSION": "1.4.0",
         "INPUT_PROJECT-PREFIX": "k1s0signing",
-        "INPUT_REGISTRY": registry.host,
+        "INPUT_REGISTRY": harbor.registry_host,
+        "INPUT_HARBOR-URL": harbor.url,
         "INPUT_CONTEXT": str(context),
-        "INPUT_HARBOR-USERNAME": ROBOT_USER,
-        "INPUT_HARBOR-PASSWORD": ROBOT_SECRET,
+        "INPUT_HARBOR-USERNAME": robot.name,
+        "INPUT_HARBOR-PASSWORD": robot.secret,
         "INPUT_FULCIO-URL": sigstore.fulcio_url,
         "INPUT_REKOR-URL": "http://127.0.0.1:9",
         "INPUT_TRUSTED-ROOT": str(sigstore.trusted_root_path),
@@ -63,19 +73,23 @@ CONTEXT = GitContext(
 )
 
 
-def tags(registry: Registry, repository: str) -> list[str]:
+def tags(harbor: LocalHarbor, robot: Robot, repository: str) -> list[str]:
     answer = requests.get(
-        f"{registry.url}/v2/{repository}/tags/list", auth=(ROBOT_USER, ROBOT_SECRET), timeout=10
+        f"{harbor.url}/v2/{repository}/tags/list", auth=(robot.name, robot.secret), timeout=10
     )
     answer.raise_for_status()
     return sorted(answer.json().get("tags") or [])
 
 
 def test_run_signs_the_digest_then_promotes(
-    tmp_path: Path, registry: Registry, sigstore: LocalSigstore, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    harbor: LocalHarbor,
+    robot: Robot,
+    sigstore: LocalSigstore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service = f"signed{uuid.uuid4().hex[:6]}"
-    env = run_env(tmp_path, registry, sigstore, service)
+    env = run_env(tmp_path, harbor, robot, sigstore, service)
     # The runner hands the job its token variables in the process environment.
     for name, value in sigstore.issue_env(workflow_claims(REPOSITORY, sha=CONTEXT.sha)).items():
         monkeypatch.setenv(name, value)
@@ -84,7 +98,7 @@ def test_run_signs_the_digest_then_promotes(
     assert result.pushed is not None
     digest_tag = result.pushed.digest.replace(":", "-")
     repository = result.plan.image.split("/", 1)[1]
-    assert tags(registry, repository) == sorted([*result.applied_tags, f"{digest_tag}.sig"])
+    assert tags(harbor, robot, repository) == sorted([*result.applied_tags, f"{digest_tag}.sig"])
     assert "latest" in result.applied_tags
     outputs = (tmp_path / "out").read_text()
     for name in ("signature", "certificate-identity", "certificate-oidc-issuer", "verify-command"):
@@ -93,13 +107,17 @@ def test_run_signs_the_digest_then_promotes(
 
 
 def test_run_promotes_nothing_when_signing_fails(
-    tmp_path: Path, registry: Registry, sigstore: LocalSigstore, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    harbor: LocalHarbor,
+    robot: Robot,
+    sigstore: LocalSigstore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service = f"unsigned{uuid.uuid4().hex[:6]}"
-    env = run_env(tmp_path, registry, sigstore, service)
+    env = run_env(tmp_path, harbor, robot, sigstore, service)
     monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL", raising=False)  # no id-token permission
     inputs = read_inputs(env)
     with pytest.raises(OidcError, match="id-token: write"):
         pipeline.run(inputs, CONTEXT, Actions(env, io.StringIO()))
     repository = f"k1s0signing-service/{service}"
-    assert tags(registry, repository) == ["1.4.0-89abcde"]
+    assert tags(harbor, robot, repository) == ["1.4.0-89abcde"]
