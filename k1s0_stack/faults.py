@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from k1s0_stack.process import free_port
+from k1s0_stack.process import free_port, serve_http, stop_http
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
@@ -39,14 +39,11 @@ class FaultProxy:
 
     def start(self) -> FaultProxy:
         self.port = self.port or free_port()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_http(self.port, _handler(self))
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        stop_http(self._server)
 
     def _take_failure(self, path: str) -> bool:
         with self._lock:

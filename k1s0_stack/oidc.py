@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from k1s0_stack.process import free_port
+from k1s0_stack.process import free_port, serve_http, stop_http
 
 TOKEN_PATH = "/_apis/distributedtask/hubs/Actions/plans/plan/jobs/job/idtoken"  # noqa: S105 - a URL path
 TOKEN_LIFETIME = 300  # GitHub's tokens live for minutes; Fulcio only needs them once.
@@ -126,14 +125,11 @@ class OidcService:
 
     def start(self) -> OidcService:
         self.port = self.port or free_port()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_http(self.port, _handler(self))
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        stop_http(self._server)
 
     def issue_env(self, claims: Mapping[str, str]) -> dict[str, str]:
         request_token = secrets.token_urlsafe(24)

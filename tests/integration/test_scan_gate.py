@@ -24,6 +24,7 @@ from k1s0_action.harbor import HarborAuthError, HarborClient, HarborPermissionEr
 from k1s0_action.inputs import read_inputs
 from k1s0_action.promotion import ImmutableTagError
 from k1s0_stack.harbor import LocalHarbor
+from k1s0_stack.runner import parse_outputs
 from k1s0_stack.testimages import FIXTURE_CVES, build_context
 
 pytestmark = pytest.mark.integration
@@ -45,17 +46,7 @@ class Run:
     @property
     def outputs(self) -> dict[str, str]:
         text = (self.workdir / "output").read_text() if (self.workdir / "output").exists() else ""
-        found: dict[str, str] = {}
-        lines = iter(text.splitlines())
-        for line in lines:
-            name, _, delimiter = line.partition("<<")
-            value = []
-            for part in lines:
-                if part == delimiter:
-                    break
-                value.append(part)
-            found[name] = "\n".join(value)
-        return found
+        return parse_outputs(text)
 
     @property
     def summary(self) -> str:
