@@ -69,7 +69,8 @@ class Service:
 
     def check_alive(self) -> None:
         if self.process is None or self.process.poll() is not None:
-            tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+            log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+            tail = log[-2000:]
             raise RuntimeError(f"{self.name} exited; its log ends:\n{tail}")
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -40,7 +40,7 @@ class Registry:
     """`docker-registry serve` with filesystem storage under `data_dir`."""
 
     data_dir: Path
-    users: dict[str, str]
+    users: dict[str, str] = field(repr=False)
     port: int = 0
     service: Service | None = None
 

@@ -1,0 +1,1 @@
+fn main() { println!("sample-service listening on :8080"); }
