@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the pinned Go tools the tests need (Trivy, cosign, Fulcio) from the Go module proxy,
-# once, into a cache outside the checkout. Idempotent: a tool whose binary exists is skipped.
+# Builds the pinned Go tools the tests need (Trivy, cosign, Fulcio, actionlint) from the Go module
+# proxy, once, into a cache outside the checkout. Idempotent: a tool whose binary exists is skipped.
 # Usage: scripts/go-tools.sh [tool ...]   (default: all)
 set -euo pipefail
 
 TRIVY_VERSION=v0.74.0
 COSIGN_VERSION=v3.1.3
 FULCIO_VERSION=v1.8.8
+ACTIONLINT_VERSION=v1.7.12
 
 cache="${K1S0_CACHE:-$HOME/.cache/k1s0-image-action}"
 bin="$cache/bin"
@@ -33,11 +34,12 @@ build() { # name module version [VAR=value ...]
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(cosign fulcio trivy)
+[ ${#tools[@]} -gt 0 ] || tools=(cosign fulcio trivy actionlint)
 for tool in "${tools[@]}"; do
   case "$tool" in
     cosign) build cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN_VERSION" ;;
     fulcio) build fulcio github.com/sigstore/fulcio "$FULCIO_VERSION" ;;
+    actionlint) build actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" ;;
     # Trivy's RPC cache uses encoding/json/v2, which Go 1.26 ships behind an experiment.
     trivy)  build trivy github.com/aquasecurity/trivy/cmd/trivy "$TRIVY_VERSION" GOEXPERIMENT=jsonv2 ;;
     *) echo "unknown tool: $tool" >&2; exit 2 ;;
