@@ -86,6 +86,12 @@ class Actions:
         with Path(path).open("a", encoding="utf-8") as handle:
             handle.write(f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
 
+    def write_workspace_file(self, name: str, text: str) -> Path:
+        """Writes a report into the workspace (GITHUB_WORKSPACE, else the cwd), redacted."""
+        path = Path(self._env.get("GITHUB_WORKSPACE") or ".").resolve() / name
+        path.write_text(self.redact(text), encoding="utf-8")
+        return path
+
     def summary(self, markdown: str) -> None:
         """Appends to the job summary (GITHUB_STEP_SUMMARY); printed when there is none."""
         text = self.redact(markdown)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
-from k1s0_action import engine
+from k1s0_action import engine, gate
 from k1s0_action.context import GitContext
-from k1s0_action.errors import InputError, RegistryError
+from k1s0_action.errors import ActionError, InputError, ScanGateError
 from k1s0_action.gha import Actions
+from k1s0_action.harbor import HarborClient
 from k1s0_action.inputs import ActionInputs
 from k1s0_action.plan import BuildPlan, PlanRequest, make_plan
+from k1s0_action.promotion import PromotionPlan
 from k1s0_action.summary import image_summary
 
 
@@ -97,20 +100,99 @@ def run(
     pushed = PushedImage(plan=plan, digest=digest)
     actions.info(f"pushed {pushed.reference}")
 
-    # The scan gate (issue 4) and keyless signing (issue 5) sit here: nothing below this line may
-    # run for a digest that has not passed both.
-    applied = [plan.tags.push_tag]
-    for tag_name in plan.tags.promote_tags:
-        engine.tag(client, built.image_id, plan.image, tag_name)
-        promoted = engine.push(client, plan.image, tag_name, creds, actions.info)
-        if promoted != digest:  # a different digest would mean the tag names another image
-            raise RegistryError(f"{plan.image}:{tag_name} was pushed as {promoted}, not {digest}")
-        applied.append(tag_name)
+    harbor = harbor_client(inputs, actions)
+    with actions.group(f"Scan gate {pushed.reference}"):
+        gated = gate.scan_gate(
+            harbor, plan.project, plan.repository, digest, gate_settings(inputs), actions
+        )
+    if not gated.passed:
+        kept: tuple[str, ...] = (plan.tags.push_tag,)
+        if not inputs.keep_blocked:
+            gate.remove_blocked(
+                harbor, plan.project, plan.repository, digest, plan.tags.push_tag, actions
+            )
+            kept = ()
+        publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())
+        report(actions, RunResult(plan, built.image_id, pushed, kept))
+        raise ScanGateError(f"{pushed.reference} blocked: {gated.note}")
+    try:
+        promotion = gate.plan_release_tags(
+            harbor,
+            plan.image,
+            plan.project,
+            plan.repository,
+            digest,
+            plan.version,
+            plan.tags.promote_tags,
+            gated,
+        )
+        # Keyless signing (issue 5) goes here: nothing below may tag a digest that is not signed.
+        gate.promote(harbor, plan.image, plan.project, plan.repository, digest, promotion, actions)
+    except ActionError:
+        publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())
+        report(actions, RunResult(plan, built.image_id, pushed, (plan.tags.push_tag,)))
+        raise
+    publish_gate(actions, inputs, plan, digest, gated, promotion)
     result = RunResult(
-        plan=plan, image_id=built.image_id, pushed=pushed, applied_tags=tuple(applied)
+        plan=plan,
+        image_id=built.image_id,
+        pushed=pushed,
+        applied_tags=(plan.tags.push_tag, *promotion.tags_after),
     )
     report(actions, result)
     return result
+
+
+def harbor_client(inputs: ActionInputs, actions: Actions) -> HarborClient:
+    return HarborClient(
+        inputs.harbor_url or f"https://{inputs.registry}",
+        inputs.harbor_username,
+        inputs.harbor_password,
+        on_retry=actions.info,
+    )
+
+
+def gate_settings(inputs: ActionInputs) -> gate.GateSettings:
+    return gate.GateSettings(
+        timeout=inputs.scan_timeout,
+        block_severities=inputs.block_severities,
+        ignore_cves=inputs.ignore_cves,
+        on_scan_error=inputs.on_scan_error,
+    )
+
+
+def publish_gate(
+    actions: Actions,
+    inputs: ActionInputs,
+    plan: BuildPlan,
+    digest: str,
+    gated: gate.GateResult,
+    promotion: PromotionPlan,
+) -> None:
+    harbor_url = inputs.harbor_url or f"https://{inputs.registry}"
+    gate.publish(
+        actions,
+        gate.report_for(
+            plan.image,
+            digest,
+            harbor_url,
+            plan.repository,
+            gated,
+            promotion.tags_after,
+            promotion.skipped,
+        ),
+        sarif_location(inputs.dockerfile),
+    )
+
+
+def sarif_location(dockerfile: Path) -> str:
+    """The Dockerfile as a workspace-relative URI, where code scanning shows the findings."""
+    if dockerfile.is_absolute():
+        try:
+            return dockerfile.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return dockerfile.name
+    return dockerfile.as_posix()
 
 
 def report(actions: Actions, result: RunResult) -> None:

@@ -1,0 +1,132 @@
+"""Waiting for Harbor's scan of one digest, with few requests and little delay.
+
+The poll schedule aims at when the scan should end: the durations of the repository's earlier
+scans give an estimate, and polls come closer together as that moment approaches (each wait is a
+fraction of the time still expected), then spread out again if the scan runs longer. With no
+history the waits grow with the time already spent. A wait is never shorter than the server's
+last answer took, and the client honours Retry-After on 429/503.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from k1s0_action.harbor import Artifact, ScanOverview
+
+MIN_INTERVAL = 0.25
+MAX_INTERVAL = 15.0
+GROWTH = 0.25  # no estimate: wait a quarter of the time spent so far
+APPROACH = 0.5  # with an estimate: wait half the distance to the expected end
+HISTORY = 5  # earlier scans of the repository used for the estimate
+
+
+class ScanApi(Protocol):
+    def get_artifact(self, project: str, repository: str, reference: str) -> Artifact: ...
+
+    def start_scan(self, project: str, repository: str, reference: str) -> bool: ...
+
+    def list_artifacts(self, project: str, repository: str) -> Iterable[Artifact]: ...
+
+
+@dataclass(frozen=True)
+class WaitSettings:
+    timeout: float
+    auto_scan: bool = True
+    grace: float = 5.0  # how long a scan-on-push project gets to start its scan
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    overview: ScanOverview | None  # the last one seen; None if no scan ever showed up
+    timed_out: bool
+    triggered: bool  # this run asked Harbor to scan
+    polls: int
+    expected: float | None
+
+    @property
+    def status(self) -> str:
+        if self.timed_out:
+            return "Timeout"
+        return self.overview.status if self.overview else "None"
+
+
+def next_interval(elapsed: float, expected: float | None, last_answer: float) -> float:
+    gap = elapsed * GROWTH if expected is None else abs(expected - elapsed) * APPROACH
+    return max(MIN_INTERVAL, last_answer, min(MAX_INTERVAL, gap))
+
+
+def expected_duration(artifacts: Iterable[Artifact], digest: str) -> float | None:
+    """The median duration of the repository's latest finished scans, if any."""
+    done = sorted(
+        (
+            (a.scan.end_time, a.scan.duration)
+            for a in artifacts
+            if a.digest != digest
+            and a.scan is not None
+            and a.scan.status == "Success"
+            and a.scan.end_time is not None
+            and a.scan.duration is not None
+        ),
+        reverse=True,
+    )
+    durations = [duration for _, duration in done[:HISTORY] if duration is not None]
+    return statistics.median(durations) if durations else None
+
+
+def wait_for_scan(
+    api: ScanApi,
+    project: str,
+    repository: str,
+    digest: str,
+    settings: WaitSettings,
+    log: Callable[[str], None],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WaitResult:
+    started = clock()
+    deadline = started + settings.timeout
+    expected = expected_duration(api.list_artifacts(project, repository), digest)
+    if expected is not None:
+        log(f"earlier scans in {project}/{repository} took about {expected:.1f}s")
+    triggered = False
+    if not settings.auto_scan:
+        log("the project does not scan on push; starting a scan")
+        triggered = _trigger(api, project, repository, digest, log)
+    # Elapsed scan time counts from the earliest moment the scan can have started (Harbor's
+    # start_time, which earlier durations are measured from, is set when the scan leaves the
+    # queue): the push, or the last poll that still saw no scan. Our clock, so skew is no matter.
+    origin = last_poll = started
+    overview: ScanOverview | None = None
+    polls = 0
+    while True:
+        before = clock()
+        artifact = api.get_artifact(project, repository, digest)
+        after = clock()
+        polls += 1
+        seen = overview is not None
+        overview = artifact.scan
+        if overview is not None and overview.final:
+            return WaitResult(overview, False, triggered, polls, expected)
+        if overview is not None:
+            if not seen and polls > 1:
+                origin = last_poll
+        elif not triggered and after - started >= settings.grace:
+            log(f"no scan started within {settings.grace:.0f}s of the push; starting one")
+            triggered = _trigger(api, project, repository, digest, log)
+        if after >= deadline:
+            return WaitResult(overview, True, triggered, polls, expected)
+        last_poll = before
+        wait = next_interval(after - origin, expected, after - before)
+        sleep(min(wait, max(0.0, deadline - clock())))
+
+
+def _trigger(
+    api: ScanApi, project: str, repository: str, digest: str, log: Callable[[str], None]
+) -> bool:
+    if not api.start_scan(project, repository, digest):
+        log("a scan of this digest is already running (409)")
+    return True
