@@ -1,4 +1,4 @@
-"""Command line: `k1s0-image plan | run` (and, as they land, `verify`, `kyverno-policy`)."""
+"""Command line: `k1s0-image plan | run | verify | kyverno-policy`."""
 
 from __future__ import annotations
 
@@ -7,13 +7,27 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from k1s0_action.context import git_context, load_event
 from k1s0_action.errors import ActionError, InputError
 from k1s0_action.gha import Actions
 from k1s0_action.inputs import raw_input, read_inputs
+from k1s0_action.kyverno import PolicyRequest, render_policy
 from k1s0_action.naming import parse_layer
+from k1s0_action.oidc import repository_identity_regexp
 from k1s0_action.plan import PlanRequest, make_plan
+from k1s0_action.signing import (
+    Cosign,
+    SigstoreConfig,
+    VerifyPolicy,
+    cosign_env,
+    cosign_path,
+    docker_config,
+    private_dir,
+    trusted_root_has_ctlogs,
+    verify,
+)
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -33,7 +47,113 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--default-branch", help="default: the event's repository.default_branch")
 
     commands.add_parser("run", help="run the action (reads INPUT_* and GITHUB_*)")
+
+    verify = commands.add_parser(
+        "verify", help="exit 0 only if IMAGE carries a keyless signature from the given identity"
+    )
+    verify.add_argument("image", help="IMAGE@sha256:... (a tag is resolved by cosign)")
+    _identity_flags(verify)
+    verify.add_argument(
+        "--trusted-root", default="", help="trusted_root.json of a private Sigstore"
+    )
+    verify.add_argument(
+        "--insecure-ignore-tlog", action="store_true", help="the signature has no Rekor entry"
+    )
+    verify.add_argument(
+        "--allow-http-registry", action="store_true", help="plain-HTTP registry (testing only)"
+    )
+
+    policy = commands.add_parser(
+        "kyverno-policy", help="print a Kyverno ClusterPolicy that enforces the same identity"
+    )
+    _identity_flags(policy)
+    policy.add_argument("--registry", help="default: INPUT_REGISTRY")
+    policy.add_argument("--project-prefix", help="default: INPUT_PROJECT-PREFIX")
+    policy.add_argument("--name", default="k1s0-verify-image-signatures")
+    policy.add_argument("--rekor-url", default="https://rekor.sigstore.dev")
+    policy.add_argument("--ignore-tlog", action="store_true", help="no Rekor entry (private)")
+    policy.add_argument("--ignore-sct", action="store_true", help="Fulcio without a CT log")
     return parser
+
+
+def _identity_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--certificate-oidc-issuer",
+        default="https://token.actions.githubusercontent.com",
+        help="the OIDC issuer in the certificate (default: GitHub Actions)",
+    )
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--certificate-identity-regexp",
+        help="anchored regexp for the certificate SAN, e.g. "
+        r"'^https://github\.com/org/repo/\.github/workflows/image\.yml@refs/heads/main$'",
+    )
+    who.add_argument(
+        "--repository", help="OWNER/NAME: accept any workflow of this repository (anchored)"
+    )
+    parser.add_argument(
+        "--certificate-github-workflow-repository",
+        default="",
+        help="also require the run's repository claim (the caller of a reusable workflow)",
+    )
+
+
+def _policy(args: argparse.Namespace) -> VerifyPolicy:
+    regexp = args.certificate_identity_regexp or repository_identity_regexp(args.repository)
+    if not (regexp.startswith("^") and regexp.endswith("$")):
+        raise InputError(
+            "certificate-identity-regexp",
+            "must be anchored with ^...$; an unanchored pattern also accepts other repositories",
+        )
+    return VerifyPolicy(
+        issuer=args.certificate_oidc_issuer,
+        identity_regexp=regexp,
+        workflow_repository=args.certificate_github_workflow_repository,
+    )
+
+
+def verify_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    policy = _policy(args)
+    config = SigstoreConfig(
+        fulcio_url="",
+        rekor_url="",
+        trusted_root=args.trusted_root,
+        tlog_upload=not args.insecure_ignore_tlog,
+        ignore_sct=bool(args.trusted_root) and not trusted_root_has_ctlogs(args.trusted_root),
+    )
+    actions = Actions(env, stream=sys.stderr)
+    with private_dir() as secrets:
+        cosign = Cosign(
+            path=cosign_path(env),
+            env=cosign_env(env, docker_config_from(env, secrets)),
+            actions=actions,
+        )
+        verify(cosign, args.image, policy, config, args.allow_http_registry)
+    print(f"verified: {args.image} is signed by {policy.identity_regexp} ({policy.issuer})")
+    return 0
+
+
+def docker_config_from(env: Mapping[str, str], secrets: Path) -> Path:
+    """The caller's own registry login (DOCKER_CONFIG or ~/.docker) unless there is none."""
+    existing = Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    return existing if (existing / "config.json").is_file() else docker_config(secrets, None)
+
+
+def kyverno_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    policy = _policy(args)
+    request = PolicyRequest(
+        registry=args.registry or raw_input(env, "registry"),
+        project_prefix=args.project_prefix or raw_input(env, "project-prefix"),
+        issuer=policy.issuer,
+        identity_regexp=policy.identity_regexp,
+        workflow_repository=policy.workflow_repository,
+        name=args.name,
+        rekor_url=args.rekor_url,
+        ignore_tlog=args.ignore_tlog,
+        ignore_sct=args.ignore_sct,
+    )
+    print(render_policy(request), end="")
+    return 0
 
 
 def plan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -84,8 +204,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = _parser().parse_args(argv)
     if args.command == "run":
         return run_command(environment)
+    commands = {"plan": plan_command, "verify": verify_command, "kyverno-policy": kyverno_command}
     try:
-        return plan_command(args, environment)
+        return commands[args.command](args, environment)
     except InputError as error:
         print(f"error: {error.diagnostics()}", file=sys.stderr)
         return EXIT_USAGE

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from k1s0_action import engine, gate
+from k1s0_action import engine, gate, signing
 from k1s0_action.context import GitContext
 from k1s0_action.errors import ActionError, InputError, ScanGateError
 from k1s0_action.gha import Actions
@@ -126,7 +126,13 @@ def run(
             plan.tags.promote_tags,
             gated,
         )
-        # Keyless signing (issue 5) goes here: nothing below may tag a digest that is not signed.
+        # Nothing below may tag a digest that is not signed.
+        if inputs.sign:
+            version = dict(plan.labels).get("org.opencontainers.image.version", "")
+            signed = signing.sign_and_verify(
+                pushed.reference, inputs, context, actions, version=version
+            )
+            signing.report(actions, signed)
         gate.promote(harbor, plan.image, plan.project, plan.repository, digest, promotion, actions)
     except ActionError:
         publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())

@@ -1,4 +1,5 @@
-"""Fixtures shared by the integration and end-to-end tests: the real Docker engine and registry."""
+"""Fixtures shared by the integration and end-to-end tests: the real Docker engine, registry and
+the local keyless Sigstore stack."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import docker
 import pytest
 
+from k1s0_stack.faults import FaultProxy
 from k1s0_stack.registry import Registry
+from k1s0_stack.sigstore import LocalSigstore, start_sigstore
 
 BUSYBOX_IMAGE = "k1s0.local/busybox:1.35"  # made by scripts/base-images.sh
 ROBOT_USER = "robot$k1s0-system+ci"
@@ -36,3 +39,19 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     started = Registry(data_dir=Path(data), users={ROBOT_USER: ROBOT_SECRET}).start()
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="session")
+def sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
+    """The local keyless stack: a GitHub-like OIDC token service and real Fulcio trusting it."""
+    started = start_sigstore(Path(tmp_path_factory.mktemp("sigstore")))
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def fulcio_faults(sigstore: LocalSigstore) -> Iterator[FaultProxy]:
+    """A proxy in front of the real Fulcio that can answer the next requests with 503."""
+    proxy = FaultProxy(sigstore.fulcio_url).start()
+    yield proxy
+    proxy.stop()
