@@ -53,16 +53,18 @@ def local_action_tag(uses: str) -> str:
 
 
 @contextlib.contextmanager
-def action_images(api: docker.APIClient, image_id: str, tags: Sequence[str]) -> Iterator[None]:
+def action_images(
+    api: docker.APIClient, image_id: str, tags: Sequence[str], lock_file: Path = LOCK_FILE
+) -> Iterator[None]:
     """Holds act's action image names pointing at `image_id` for the duration of a run."""
-    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        with LOCK_FILE.open("a+") as lock:
+        with lock_file.open("a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_SH)
             if all(_image_id(api, tag) == image_id for tag in tags):
                 yield
                 return
-        with LOCK_FILE.open("a+") as lock:
+        with lock_file.open("a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # waits for every run using the current images
             for tag in tags:
                 repository, _, name = tag.rpartition(":")
