@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import re
-import secrets as random
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import choice
 from typing import Any
 
 import docker
@@ -80,7 +82,7 @@ def _image_id(api: docker.APIClient, reference: str) -> str:
 
 def new_run_id() -> str:
     """Numeric, like GitHub's, and long enough to tell apart in container names."""
-    return "9" + "".join(random.choice("0123456789") for _ in range(11))
+    return "9" + "".join(choice("0123456789") for _ in range(11))
 
 
 def git_repository(path: Path, branch: str, remote: str, message: str = "e2e") -> str:
@@ -259,9 +261,6 @@ def _report(log: str) -> dict[str, Any]:
 
 
 def _untar_one(data: bytes) -> str:
-    import io
-    import tarfile
-
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         for member in archive.getmembers():
             handle = archive.extractfile(member)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import BUSYBOX_IMAGE, ROBOT_SECRET, ROBOT_USER
 
 from k1s0_action import pipeline
 from k1s0_action.context import GitContext
@@ -20,6 +19,7 @@ from k1s0_stack.oidc import workflow_claims
 from k1s0_stack.process import tool
 from k1s0_stack.registry import Registry
 from k1s0_stack.sigstore import LocalSigstore
+from tests.conftest import BUSYBOX_IMAGE, ROBOT_SECRET, ROBOT_USER
 
 pytestmark = pytest.mark.integration
 

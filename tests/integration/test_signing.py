@@ -15,7 +15,6 @@ from typing import NamedTuple
 import docker
 import pytest
 import requests
-from conftest import BUSYBOX_IMAGE, ROBOT_SECRET, ROBOT_USER
 
 from k1s0_action import engine
 from k1s0_action.cli import main
@@ -41,6 +40,7 @@ from k1s0_stack.oidc import workflow_claims
 from k1s0_stack.process import tool
 from k1s0_stack.registry import Registry
 from k1s0_stack.sigstore import LocalSigstore
+from tests.conftest import BUSYBOX_IMAGE, ROBOT_SECRET, ROBOT_USER
 
 pytestmark = pytest.mark.integration
 
