@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the pinned Go tools the tests need (Trivy, cosign, Fulcio) from the Go module proxy,
-# once, into a cache outside the checkout. Idempotent: a tool whose binary exists is skipped.
+# Builds the pinned Go tools the tests need (Trivy, cosign, Fulcio, actionlint) from the Go module
+# proxy, once, into a cache outside the checkout. Idempotent: a tool whose binary exists is skipped.
 # Usage: scripts/go-tools.sh [tool ...]   (default: all)
 set -euo pipefail
 
@@ -11,6 +11,7 @@ FULCIO_VERSION=v1.8.8
 # log it stores entries in; Trillian keeps its tree in MariaDB (a Debian package, scripts/setup.sh).
 REKOR_VERSION=v1.5.4
 TRILLIAN_VERSION=v1.7.3
+ACTIONLINT_VERSION=v1.7.12
 
 cache="${K1S0_CACHE:-$HOME/.cache/k1s0-image-action}"
 bin="$cache/bin"
@@ -48,11 +49,13 @@ trillian_schema() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(cosign fulcio trivy rekor-server trillian_log_server trillian_log_signer)
+[ ${#tools[@]} -gt 0 ] ||
+  tools=(cosign fulcio trivy rekor-server trillian_log_server trillian_log_signer actionlint)
 for tool in "${tools[@]}"; do
   case "$tool" in
     cosign) build cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN_VERSION" ;;
     fulcio) build fulcio github.com/sigstore/fulcio "$FULCIO_VERSION" ;;
+    actionlint) build actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" ;;
     # Trivy's RPC cache uses encoding/json/v2, which Go 1.26 ships behind an experiment.
     trivy)  build trivy github.com/aquasecurity/trivy/cmd/trivy "$TRIVY_VERSION" GOEXPERIMENT=jsonv2 ;;
     rekor-server) build rekor-server github.com/sigstore/rekor/cmd/rekor-server "$REKOR_VERSION" ;;

@@ -1,0 +1,15 @@
+//! A minimal HTTP service on :8080 (rule S4), std only, standing in for a real server.
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+fn main() -> std::io::Result<()> {
+    let listener = TcpListener::bind("0.0.0.0:8080")?;
+    println!("auth {} listening on :8080", env!("CARGO_PKG_VERSION"));
+    for stream in listener.incoming() {
+        let mut stream = stream?;
+        let mut request = [0u8; 1024];
+        let _ = stream.read(&mut request)?;
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n")?;
+    }
+    Ok(())
+}

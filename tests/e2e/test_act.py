@@ -1,0 +1,193 @@
+"""The action run as GitHub runs it: real workflow files under act, against the local stack
+(Harbor-compatible server with its registry, OIDC token service, Fulcio)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from k1s0_action.cli import main as cli
+from k1s0_action.harbor import HarborClient, HarborNotFoundError
+from k1s0_stack.harbor import LocalHarbor
+from k1s0_stack.process import tool
+from k1s0_stack.sigstore import LocalSigstore
+from k1s0_stack.testimages import FIXTURE_CVES, build_context
+from tests.e2e.conftest import ACTION_REPOSITORY, E2E, SERVICE_REPOSITORY
+
+pytestmark = pytest.mark.e2e
+
+Run = Callable[..., E2E]
+
+
+def harbor_tags(harbor: LocalHarbor, world: E2E) -> dict[str, str]:
+    client = HarborClient(harbor.url, world.robot_name, world.robot_secret)
+    try:
+        return {
+            tag: artifact.digest
+            for artifact in client.list_artifacts(world.project, world.service)
+            for tag in artifact.tags
+        }
+    except HarborNotFoundError:  # never pushed
+        return {}
+
+
+def errors(world: E2E) -> list[str]:
+    assert world.result is not None
+    return [line for line in world.result.log.splitlines() if "::error" in line]
+
+
+def signature_verifies(
+    harbor: LocalHarbor, sigstore: LocalSigstore, world: E2E, tmp: Path, *identity: str
+) -> bool:
+    """`k1s0-image verify` (real cosign) against the run's image reference."""
+    assert world.result is not None
+    config = tmp / "docker-config"
+    config.mkdir(exist_ok=True)
+    auth = base64.b64encode(f"{world.robot_name}:{world.robot_secret}".encode()).decode()
+    (config / "config.json").write_text(
+        json.dumps({"auths": {harbor.registry_host: {"auth": auth}}})
+    )
+    env = {"COSIGN": tool("cosign"), "DOCKER_CONFIG": str(config), "HOME": str(tmp)}
+    argv = [
+        "verify",
+        world.result.outputs["image-ref"],
+        f"--certificate-oidc-issuer={sigstore.oidc_url}",
+        f"--trusted-root={sigstore.trusted_root_path}",
+        "--insecure-ignore-tlog",
+        "--allow-http-registry",
+        *identity,
+    ]
+    return cli(argv, env) == 0
+
+
+def check_release(harbor: LocalHarbor, world: E2E) -> str:
+    """Run 1's promises, shared with the parallel runs; returns the push tag."""
+    result = world.result
+    assert result is not None
+    assert result.returncode == 0, result.log[-6000:]
+    assert result.job_result == "success"
+    outputs = result.outputs
+    sha7 = outputs["push-tag"].rsplit("-", 1)[1]
+    push_tag = f"1.4.0-{sha7}"
+    assert re.fullmatch(r"[0-9a-f]{7}", sha7)
+    assert outputs["image"] == f"{harbor.registry_host}/{world.repository}"
+    assert outputs["push-tag"] == push_tag
+    assert sorted(json.loads(outputs["tags"])) == sorted([push_tag, "1.4.0", "latest"])
+    assert outputs["image-ref"] == f"{outputs['image']}@{outputs['digest']}"
+    assert outputs["scan-status"] == "Success"
+    assert outputs["signature"]
+    tags = harbor_tags(harbor, world)
+    for tag in (push_tag, "1.4.0", "latest"):
+        assert tags[tag] == outputs["digest"]
+    # the runner's summary file, as the action container wrote it
+    assert outputs["digest"] in result.summary
+    assert world.robot_secret not in result.log + result.summary + json.dumps(outputs)
+    return push_tag
+
+
+def test_uses_dot_on_a_push_to_main(
+    e2e: Run, harbor: LocalHarbor, sigstore: LocalSigstore, tmp_path: Path
+) -> None:
+    """Run 1: `uses: ./` on a push to main: outputs, job summary, the push tag and the promoted
+    tags in the registry, and a signature that verifies for this repository's workflow."""
+    world = e2e("action-repo", "uses-action.yml", branch="main")
+    check_release(harbor, world)
+    assert signature_verifies(
+        harbor, sigstore, world, tmp_path, f"--repository={ACTION_REPOSITORY}"
+    )
+    assert not signature_verifies(harbor, sigstore, world, tmp_path, "--repository=k1s0-org/other")
+
+
+def test_caller_workflow_on_a_feature_branch(
+    e2e: Run, harbor: LocalHarbor, sigstore: LocalSigstore, tmp_path: Path
+) -> None:
+    """Run 2: a service's workflow calls the reusable workflow on a feature-branch push:
+    `<branch>-<sha7>` only, and the called workflow's outputs reach the caller."""
+    world = e2e("service-repo", "caller.yml", branch="feature/Auth-Login")
+    result = world.result
+    assert result is not None
+    assert result.returncode == 0, result.log[-6000:]
+    outputs = result.outputs  # as the caller's next job sees them
+    push_tag = outputs["push-tag"]
+    assert re.fullmatch(r"feature-auth-login-[0-9a-f]{7}", push_tag)
+    assert json.loads(outputs["tags"]) == [push_tag]
+    assert outputs["image"] == f"{harbor.registry_host}/{world.repository}"
+    assert outputs["image-ref"] == f"{outputs['image']}@{outputs['digest']}"
+    assert outputs["scan-status"] == "Success"
+    assert harbor_tags(harbor, world) == {push_tag: outputs["digest"]}
+    # signed as the called reusable workflow, run for the caller's repository
+    reusable = re.escape(f"https://github.com/{ACTION_REPOSITORY}/.github/workflows/k1s0-image.yml")
+    assert signature_verifies(
+        harbor,
+        sigstore,
+        world,
+        tmp_path,
+        f"--certificate-identity-regexp=^{reusable}@refs/tags/v1$",
+        f"--certificate-github-workflow-repository={SERVICE_REPOSITORY}",
+    )
+
+
+def test_critical_finding_fails_and_promotes_nothing(
+    e2e: Run, harbor: LocalHarbor, tmp_path: Path
+) -> None:
+    """Run 3: an image with a Critical finding fails the job; no tag is left pointing at it."""
+    context = build_context("critical", tmp_path / "critical")
+    world = e2e("action-repo", "uses-action.yml", branch="main", context=context)
+    result = world.result
+    assert result is not None
+    assert result.returncode != 0
+    assert result.job_result == "failure"
+    assert any("blocked" in line for line in errors(world)), errors(world)
+    assert harbor_tags(harbor, world) == {}  # push tag removed, nothing promoted
+    for cve in FIXTURE_CVES["critical"]:
+        assert cve in result.summary
+
+
+def test_job_without_id_token_permission_fails_clearly(e2e: Run, harbor: LocalHarbor) -> None:
+    """Run 4: the job forgot `id-token: write`: it fails naming the permission, and nothing is
+    promoted (the build tag stays for inspection)."""
+    world = e2e("action-repo", "uses-action-no-id-token.yml", branch="main")
+    result = world.result
+    assert result is not None
+    assert result.returncode != 0
+    assert any("id-token: write" in line for line in errors(world)), errors(world)
+    tags = harbor_tags(harbor, world)
+    assert list(tags) == [result.outputs.get("push-tag") or next(iter(tags))]
+    assert all(tag.startswith("1.4.0-") for tag in tags)
+
+
+def test_unknown_layer_fails_before_any_build(e2e: Run, harbor: LocalHarbor) -> None:
+    """Run 5: a bad input fails the job with one clear error, before anything is built."""
+    world = e2e("action-repo", "uses-action.yml", branch="main", layer="frontend")
+    result = world.result
+    assert result is not None
+    assert result.returncode != 0
+    assert result.job_result == "failure"
+    assert any("input 'layer'" in line and "frontend" in line for line in errors(world))
+    assert "Step 1/" not in result.log  # no build ever started
+    assert harbor_tags(harbor, world) == {}
+
+
+def test_parallel_runs_do_not_collide(e2e: Run, harbor: LocalHarbor) -> None:
+    """Two runs of the same workflow at once, sharing the action image: each gets its own
+    containers, its own outputs and its own summary."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        worlds = list(
+            pool.map(
+                lambda name: e2e("action-repo", "uses-action.yml", branch="main", name=name),
+                ["first", "second"],
+            )
+        )
+    results = [w.result for w in worlds]
+    assert results[0] is not None and results[1] is not None
+    assert results[0].run_id != results[1].run_id
+    for world in worlds:
+        check_release(harbor, world)
+    assert f"{worlds[0].project}/" not in results[1].summary
+    assert f"{worlds[1].project}/" not in results[0].summary
