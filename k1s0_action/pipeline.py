@@ -112,9 +112,10 @@ def run(
                 harbor, plan.project, plan.repository, digest, plan.tags.push_tag, actions
             )
             kept = ()
-        publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())
         report(actions, RunResult(plan, built.image_id, pushed, kept))
+        publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())
         raise ScanGateError(f"{pushed.reference} blocked: {gated.note}")
+    signature: signing.SignatureResult | None = None
     try:
         promotion = gate.plan_release_tags(
             harbor,
@@ -132,20 +133,22 @@ def run(
             signature = signing.sign_and_verify(
                 pushed.reference, inputs, context, actions, version=version
             )
-            signing.report(actions, signature)
         gate.promote(harbor, plan.image, plan.project, plan.repository, digest, promotion, actions)
     except ActionError:
-        publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())
         report(actions, RunResult(plan, built.image_id, pushed, (plan.tags.push_tag,)))
+        publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())
         raise
-    publish_gate(actions, inputs, plan, digest, gated, promotion)
     result = RunResult(
         plan=plan,
         image_id=built.image_id,
         pushed=pushed,
         applied_tags=(plan.tags.push_tag, *promotion.tags_after),
     )
+    # The summary reads top-down: the image and its tags, the gate's verdict, the signature.
     report(actions, result)
+    publish_gate(actions, inputs, plan, digest, gated, promotion)
+    if signature:
+        signing.report(actions, signature)
     return result
 
 
