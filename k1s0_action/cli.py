@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -196,6 +197,10 @@ def run_command(env: Mapping[str, str]) -> int:
         pipeline.run(inputs, context, actions)
     except ActionError as error:
         actions.error(error.diagnostics())
+        return EXIT_FAILURE
+    except Exception as error:  # a bug, not the user's doing: say so, keep the trace, hide secrets
+        actions.error(f"internal error ({type(error).__name__}): {error}; please report it")
+        print(actions.redact(traceback.format_exc()), file=sys.stderr)
         return EXIT_FAILURE
     return 0
 
