@@ -3,6 +3,7 @@ the Harbor-compatible server and the local keyless Sigstore stack."""
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,29 @@ from k1s0_stack.sigstore import LocalSigstore, start_sigstore
 BUSYBOX_IMAGE = "k1s0.local/busybox:1.35"  # made by scripts/base-images.sh
 ROBOT_USER = "robot$k1s0-system+ci"
 ROBOT_SECRET = "S3cretRobotToken0123456789abcdef"
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _untracked() -> set[str]:
+    listed = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return {line[3:] for line in listed.stdout.splitlines() if line.startswith("??")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_file_left_in_the_checkout() -> Iterator[None]:
+    """Reports, outputs and credentials belong in temporary directories, never in the checkout."""
+    before = _untracked()
+    yield
+    left = sorted(_untracked() - before)
+    if left:
+        pytest.fail(f"the tests left files in the checkout: {left}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,7 @@ def run_env(
         "INPUT_TLOG-UPLOAD": "false",
         "INPUT_CERTIFICATE-OIDC-ISSUER": sigstore.oidc_url,
         "GITHUB_OUTPUT": str(tmp_path / "out"),
+        "GITHUB_WORKSPACE": str(tmp_path),  # the SARIF report goes there, not into the checkout
         "HOME": str(tmp_path),
         "PATH": "/usr/bin:/bin",
     }
