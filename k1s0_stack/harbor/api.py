@@ -319,6 +319,20 @@ def make_api(ctx: LocalHarbor) -> Blueprint:
 
     # -- artifacts --------------------------------------------------------------------------
 
+    def tags_json(artifact: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": t["id"],
+                "repository_id": artifact["repository_id"],
+                "artifact_id": artifact["id"],
+                "name": t["name"],
+                "push_time": t["push_time"],
+                "pull_time": t["pull_time"],
+                "immutable": False,
+            }
+            for t in artifact["tags"]
+        ]
+
     def artifact_json(artifact: Mapping[str, Any], detail: bool) -> dict[str, Any]:
         project, _, name = artifact["repository"].partition("/")
         base = f"{API}/projects/{project}/repositories/{quote(quote(name, safe=''), safe='')}"
@@ -355,18 +369,7 @@ def make_api(ctx: LocalHarbor) -> Blueprint:
                 {k: v for k, v in ref.items() if v is not None} for ref in artifact["references"]
             ]
         if flag("with_tag", True) and artifact["tags"]:
-            shown["tags"] = [
-                {
-                    "id": t["id"],
-                    "repository_id": artifact["repository_id"],
-                    "artifact_id": artifact["id"],
-                    "name": t["name"],
-                    "push_time": t["push_time"],
-                    "pull_time": t["pull_time"],
-                    "immutable": False,
-                }
-                for t in artifact["tags"]
-            ]
+            shown["tags"] = tags_json(artifact)
         if flag("with_scan_overview", False):
             overview = scan_overview(
                 artifact.get("scan"), request.headers.get("X-Accept-Vulnerabilities")
@@ -466,19 +469,7 @@ def make_api(ctx: LocalHarbor) -> Blueprint:
     @route(artifact_rule + "/tags", "listTags", ["GET"])
     def list_tags(project_name: str, repository_name: str, reference: str) -> Response:
         artifact = find_artifact(project_name, repository_name, reference, "tag", "list")
-        tags = [
-            {
-                "id": t["id"],
-                "repository_id": artifact["repository_id"],
-                "artifact_id": artifact["id"],
-                "name": t["name"],
-                "push_time": t["push_time"],
-                "pull_time": t["pull_time"],
-                "immutable": False,
-            }
-            for t in artifact["tags"]
-        ]
-        shown, headers = page(tags)
+        shown, headers = page(tags_json(artifact))
         return json_response(shown, headers=headers)
 
     @route(artifact_rule + "/tags/<tag_name>", "deleteTag", ["DELETE"])

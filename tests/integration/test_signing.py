@@ -49,6 +49,24 @@ REPOSITORY = "k1s0-org/k1s0"
 FAST = Backoff(attempts=4, initial=0.05, maximum=0.2)
 
 
+def run_verify_command(
+    command: str, registry: Registry, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """The `cosign verify` command the action hands deploy pipelines, run as they would run it."""
+    argv = shlex.split(command)
+    assert argv[:2] == ["cosign", "verify"]
+    return subprocess.run(
+        [tool("cosign"), *argv[1:]],
+        env={
+            "DOCKER_CONFIG": str(registry_docker_config(registry, tmp_path)),
+            "HOME": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def git_context(**overrides: str) -> GitContext:
     values = {
         "event_name": "push",
@@ -155,18 +173,7 @@ def test_real_cosign_verify_accepts_the_workflow_identity(
     ) in result.verify_command
 
     # The command the action hands deploy pipelines, run as they would run it.
-    argv = shlex.split(result.verify_command)
-    assert argv[:2] == ["cosign", "verify"]
-    done = subprocess.run(
-        [tool("cosign"), *argv[1:]],
-        env={
-            "DOCKER_CONFIG": str(registry_docker_config(registry, tmp_path)),
-            "HOME": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_verify_command(result.verify_command, registry, tmp_path)
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)[0]
     assert payload["critical"]["image"]["docker-manifest-digest"] == ref.split("@")[1]
@@ -432,17 +439,7 @@ def test_with_rekor_the_signature_is_logged_and_verified_against_the_log(
     log = requests.get(f"{sigstore_tlog.rekor.url}/api/v1/log", timeout=10).json()
     assert log["treeSize"] >= 1
 
-    argv = shlex.split(result.verify_command)
-    done = subprocess.run(
-        [tool("cosign"), *argv[1:]],
-        env={
-            "DOCKER_CONFIG": str(registry_docker_config(registry, tmp_path)),
-            "HOME": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_verify_command(result.verify_command, registry, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Existence of the claims in the transparency log was verified offline" in done.stderr
 
