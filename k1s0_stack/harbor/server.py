@@ -191,7 +191,8 @@ class LocalHarbor:
         hang: float | None = None,
         drop: bool = False,
     ) -> None:
-        """The next `count` requests of `operation` (operationId, or "registry" for /v2/) fail:
+        """The next `count` requests of `operation` (operationId; "registry" for any /v2/ request,
+        "registry:manifest-put" for manifest uploads) fail:
         answer `status` (after `hang` seconds, if given; status=None with hang just delays), or
         drop the connection unanswered."""
         self.faults.inject(Fault(operation, status, retry_after, hang, drop), count)
@@ -237,8 +238,7 @@ def create_app(ctx: LocalHarbor) -> Flask:
     @app.before_request
     def before() -> Response | None:
         g.principal = _principal(harbor)
-        operation = "registry" if request.path.startswith("/v2") else _operation()
-        if operation and not request.path.startswith("/_k1s0"):
+        for operation in _fault_operations():
             fault = ctx.faults.take(operation)
             if fault is not None:
                 return _apply(fault)
@@ -384,6 +384,20 @@ def _registry_unauthorized(message: str) -> Response:
     response.headers["WWW-Authenticate"] = REALM
     response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
     return response
+
+
+def _fault_operations() -> list[str]:
+    """The names a fault can be injected under for this request: the operationId for the API;
+    for /v2/, "registry:manifest-put" (a manifest upload, which the Docker daemon does not retry
+    itself) and "registry" (any request)."""
+    if request.path.startswith("/_k1s0"):
+        return []
+    if request.path.startswith("/v2"):
+        if request.method == "PUT" and "/manifests/" in request.path:
+            return ["registry:manifest-put", "registry"]
+        return ["registry"]
+    operation = _operation()
+    return [operation] if operation else []
 
 
 def _proxy(ctx: LocalHarbor, rest: str) -> Response:

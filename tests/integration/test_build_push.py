@@ -244,3 +244,45 @@ def test_bad_input_fails_before_anything_is_built(
     run = run_action(workspace, inputs)
     assert_clean_failure(run, named, docker_api, registry, service)
     assert "Step 1/" not in run.stdout
+
+
+def test_a_transient_registry_failure_during_the_push_is_retried(
+    workspace: Path, registry: Registry
+) -> None:
+    # The daemon retries layer uploads itself but reports a failed manifest upload in the push
+    # stream, where the SDK does not raise: the action must notice it and push again.
+    registry.harbor.inject_fault("registry:manifest-put", status=503, count=1)
+    service = unique_service()
+    try:
+        run = run_action(workspace, base_inputs(registry, service))
+    finally:
+        registry.harbor.clear_faults()
+    assert run.returncode == 0, run.text()
+    assert "503" in run.stdout and "retry 1" in run.stdout
+    repository = f"{PROJECT}/{service}"
+    assert manifest_digest(registry, repository, run.outputs["push-tag"]) == run.outputs["digest"]
+
+
+def test_a_robot_of_another_project_is_refused_without_retries(
+    workspace: Path, registry: Registry, docker_api: docker.APIClient
+) -> None:
+    # Harbor's projects are the permission boundary (N2, V3): a robot of another project cannot
+    # push to k1s0-system. The login succeeds (the robot exists); the push is refused, once.
+    other_project = f"k1s0-other-{uuid.uuid4().hex[:6]}"
+    registry.harbor.create_project(other_project)
+    other = registry.harbor.create_robot(other_project, "ci")
+    service = unique_service()
+    run = run_action(
+        workspace,
+        {
+            **base_inputs(registry, service),
+            "harbor-username": other.name,
+            "harbor-password": other.secret,
+        },
+    )
+    assert run.returncode == 1, run.text()
+    assert len(run.errors) == 1
+    assert "may push to this project" in run.errors[0]
+    assert "retry" not in run.stdout
+    assert other.secret not in run.text()
+    assert f"{PROJECT}/{service}" not in repositories(registry)
