@@ -1,8 +1,9 @@
-"""Command line: `k1s0-image plan | run | verify | kyverno-policy`."""
+"""Command line: `k1s0-image plan | run | verify | kyverno-policy | retention-policy`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -13,11 +14,14 @@ from pathlib import Path
 from k1s0_action.context import git_context, load_event
 from k1s0_action.errors import ActionError, InputError
 from k1s0_action.gha import Actions
+from k1s0_action.harbor import HarborClient
 from k1s0_action.inputs import raw_input, read_inputs
 from k1s0_action.kyverno import PolicyRequest, render_policy
-from k1s0_action.naming import parse_layer
+from k1s0_action.naming import harbor_project, parse_layer
 from k1s0_action.oidc import repository_identity_regexp
 from k1s0_action.plan import PlanRequest, make_plan
+from k1s0_action.retention import RetentionRequest, change
+from k1s0_action.retention import render_policy as render_retention
 from k1s0_action.signing import (
     Cosign,
     SigstoreConfig,
@@ -75,6 +79,25 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--rekor-url", default="https://rekor.sigstore.dev")
     policy.add_argument("--ignore-tlog", action="store_true", help="no Rekor entry (private)")
     policy.add_argument("--ignore-sct", action="store_true", help="Fulcio without a CT log")
+
+    retention = commands.add_parser(
+        "retention-policy",
+        help="print (or --apply) the project's Harbor tag-retention policy (rules R1-R3)",
+        description="Credentials come from HARBOR_USERNAME and HARBOR_PASSWORD.",
+    )
+    retention.add_argument("--harbor-url", default="", help="e.g. https://harbor.example.com")
+    retention.add_argument("--project", default="", help="the Harbor project, e.g. k1s0-system")
+    retention.add_argument("--layer", default="", help="instead of --project: system|business|...")
+    retention.add_argument("--project-prefix", default="k1s0", help="with --layer (default k1s0)")
+    retention.add_argument(
+        "--project-id", type=int, default=0, help="print without asking Harbor for the id"
+    )
+    retention.add_argument(
+        "--schedule", default="", help="Harbor cron, six fields, e.g. '0 0 3 * * *'"
+    )
+    retention.add_argument(
+        "--apply", action="store_true", help="create or update the policy on the project"
+    )
     return parser
 
 
@@ -158,6 +181,51 @@ def kyverno_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
+def _retention_project(args: argparse.Namespace) -> str:
+    if args.project and args.layer:
+        raise InputError("project", "give either --project or --layer, not both")
+    if args.project:
+        return str(args.project)
+    if args.layer:
+        return harbor_project(args.project_prefix, parse_layer(args.layer))
+    raise InputError("project", "is required: give --project NAME or --layer LAYER")
+
+
+def _harbor_client(args: argparse.Namespace, env: Mapping[str, str]) -> HarborClient:
+    username, password = env.get("HARBOR_USERNAME", ""), env.get("HARBOR_PASSWORD", "")
+    if not (username and password):
+        raise InputError(
+            "harbor-credentials", "set HARBOR_USERNAME and HARBOR_PASSWORD in the environment"
+        )
+    return HarborClient(args.harbor_url, username, password)
+
+
+def retention_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    project = _retention_project(args)
+    if not args.harbor_url:
+        if args.apply or not args.project_id:
+            raise InputError("harbor-url", "is required with --apply or without --project-id")
+        request = RetentionRequest(project_id=args.project_id, schedule=args.schedule)
+        print(json.dumps(render_retention(request), indent=2))
+        return 0
+    client = _harbor_client(args, env)
+    found = client.get_project(project)
+    policy = render_retention(RetentionRequest(project_id=found.id, schedule=args.schedule))
+    if not args.apply:
+        print(json.dumps(policy, indent=2))
+        return 0
+    stored = client.get_retention(found.retention_id) if found.retention_id else None
+    action = change(stored, policy)
+    if action == "create":
+        policy_id = client.create_retention(policy) or client.get_project(project).retention_id
+    else:
+        policy_id = found.retention_id
+        if action == "update":
+            client.update_retention(policy_id, {**policy, "id": policy_id})
+    print(f"retention policy {policy_id} of project {project}: {action}")
+    return 0
+
+
 def plan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     def value(flag: str) -> str:
         given = getattr(args, flag.replace("-", "_"))
@@ -210,7 +278,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = _parser().parse_args(argv)
     if args.command == "run":
         return run_command(environment)
-    commands = {"plan": plan_command, "verify": verify_command, "kyverno-policy": kyverno_command}
+    commands = {
+        "plan": plan_command,
+        "verify": verify_command,
+        "kyverno-policy": kyverno_command,
+        "retention-policy": retention_command,
+    }
     try:
         return commands[args.command](args, environment)
     except InputError as error:

@@ -82,6 +82,7 @@ class Project:
     auto_scan: bool
     reuse_system_allowlist: bool
     allowlist: Allowlist
+    retention_id: int = 0  # 0: the project has no tag-retention policy
 
 
 def parse_time(value: object) -> datetime | None:
@@ -155,12 +156,14 @@ def parse_allowlist(body: Mapping[str, Any] | None, source: str) -> Allowlist:
 def parse_project(body: Mapping[str, Any]) -> Project:
     metadata = body.get("metadata") or {}
     name = str(body.get("name") or "")
+    retention = str(metadata.get("retention_id") or "").strip()
     return Project(
         id=_int(body.get("project_id")),
         name=name,
         auto_scan=str(metadata.get("auto_scan") or "").lower() == "true",
         reuse_system_allowlist=str(metadata.get("reuse_sys_cve_allowlist") or "").lower() == "true",
         allowlist=parse_allowlist(body.get("cve_allowlist"), f"project {name}"),
+        retention_id=int(retention) if retention.isdigit() else 0,
     )
 
 
@@ -419,4 +422,39 @@ class HarborClient:
             f"{self._artifact_path(project, repository, reference)}/tags/{quote(tag, safe='')}",
             "deleteTag",
             f"tag {project}/{repository}:{tag}",
+        )
+
+    # -- tag retention ---------------------------------------------------------------------------
+    def get_retention(self, retention_id: int) -> dict[str, Any]:
+        response = self._call(
+            "GET",
+            f"/retentions/{retention_id}",
+            "getRetention",
+            f"retention policy {retention_id}",
+        )
+        body = response.json()
+        return dict(body) if isinstance(body, Mapping) else {}
+
+    def create_retention(self, policy: Mapping[str, Any]) -> int:
+        """Creates the project's policy; returns its id (from Location, else the project's
+        retention_id metadata)."""
+        scope = _mapping(policy.get("scope"))
+        response = self._call(
+            "POST",
+            "/retentions",
+            "createRetention",
+            f"retention policy of project {scope.get('ref')}",
+            json_body=policy,
+            accept=(201,),
+        )
+        location = response.headers.get("Location", "").rstrip("/").rsplit("/", 1)[-1]
+        return int(location) if location.isdigit() else 0
+
+    def update_retention(self, retention_id: int, policy: Mapping[str, Any]) -> None:
+        self._call(
+            "PUT",
+            f"/retentions/{retention_id}",
+            "updateRetention",
+            f"retention policy {retention_id}",
+            json_body=policy,
         )
