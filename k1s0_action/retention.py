@@ -13,7 +13,7 @@ later does not change it).
 
 The rules, in order:
 
-- **R1** `latestPushedK` 10 over artifacts with a tag matching `*.*.{0-9}{,0-9}{,0-9}`
+- **R1** `latestPushedK` 10 over artifacts with a tag matching `*.*.{,0-9}{,0-9}{0-9}`
   (written out as digit alternatives): a tag ending in `.` plus 1-3 digits, i.e. a release version
   `X.Y.Z` (T1). A build tag `<version>-<sha7>` (T2) ends in the sha and does not match; it sits on
   the same digest as its release tag, so the release artifact is counted once, and an unpromoted
@@ -50,7 +50,9 @@ BRANCH_BUILD_DAYS = 7  # R3
 
 _DIGIT = "{0,1,2,3,4,5,6,7,8,9}"
 _OPTIONAL_DIGIT = "{,0,1,2,3,4,5,6,7,8,9}"
-RELEASE_PATTERN = f"*.*.{_DIGIT}{_OPTIONAL_DIGIT}{_OPTIONAL_DIGIT}"
+# Optional digits first, so the pattern ends in a digit that must be there rather than in an
+# alternative that has to match nothing (a corner of doublestar v1 this need not rely on).
+RELEASE_PATTERN = f"*.*.{_OPTIONAL_DIGIT}{_OPTIONAL_DIGIT}{_DIGIT}"
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ def test_apply_is_idempotent_and_the_policy_keeps_r1_to_r3(
     admin.create_tag(project, repository, pushed["1.12.0-abc0012"][0], "latest")
     push("feature-old-1234567", 8)
     push("feature-new-89abcde", 0)
+    # No API backdates a push: age the artifacts in LocalHarbor's own records.
     with harbor.harbor.store.transaction() as data:
         for artifact in data["artifacts"].values():
             for digest, days_old in pushed.values():
