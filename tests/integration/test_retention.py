@@ -109,3 +109,19 @@ def test_apply_is_idempotent_and_the_policy_keeps_r1_to_r3(
             timeout=10,
         )
         assert manifest.status_code == 404, gone
+
+
+@pytest.mark.parametrize("case", ["no such project", "wrong password"])
+def test_apply_errors_end_in_one_line(
+    harbor: LocalHarbor, project: str, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name, secret = harbor.admin
+    if case == "no such project":
+        project = project + "-missing"
+    else:
+        secret += "-wrong"
+    env = {"HARBOR_USERNAME": name, "HARBOR_PASSWORD": secret}
+    code, out, err = apply(harbor, project, env, capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert secret not in err

@@ -11,6 +11,7 @@ import pytest
 
 from k1s0_action.cli import main
 from k1s0_action.errors import InputError
+from k1s0_action.harbor import parse_project
 from k1s0_action.retention import (
     RELEASE_PATTERN,
     RetentionRequest,
@@ -172,3 +173,13 @@ def test_cli_prints_the_policy(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv, env={}) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == render_policy(RetentionRequest(project_id=3, schedule="0 0 3 * * *"))
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [({"retention_id": "12"}, 12), ({}, 0), ({"retention_id": ""}, 0), ({"retention_id": "x"}, 0)],
+)
+def test_project_retention_id(metadata: dict[str, str], expected: int) -> None:
+    assert (
+        parse_project({"project_id": 1, "name": "p", "metadata": metadata}).retention_id == expected
+    )
