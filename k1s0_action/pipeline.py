@@ -46,7 +46,17 @@ def plan_request(inputs: ActionInputs) -> PlanRequest:
     )
 
 
-def credentials(inputs: ActionInputs) -> engine.Credentials:
+FORK_PUSH_HINT = (
+    "GitHub gives no secrets to pull requests from forks; build them without pushing: "
+    "push: ${{ github.event.pull_request.head.repo.full_name == github.repository }}"
+)
+
+
+def credentials(inputs: ActionInputs, context: GitContext) -> engine.Credentials:
+    missing = "harbor-username" if not inputs.harbor_username else ""
+    missing = missing or ("harbor-password" if not inputs.harbor_password else "")
+    if missing and context.is_fork_pull_request:
+        raise InputError(missing, f"is empty because {FORK_PUSH_HINT}")
     if not inputs.harbor_username:
         raise InputError(
             "harbor-username",
@@ -69,7 +79,7 @@ def run(
     actions.mask(inputs.harbor_password)
     plan = make_plan(plan_request(inputs), context, now or datetime.now(UTC))
     engine.check_build_inputs(inputs.context, inputs.dockerfile)
-    creds = credentials(inputs) if inputs.push else None
+    creds = credentials(inputs, context) if inputs.push else None
 
     client = engine.connect()
     if creds:

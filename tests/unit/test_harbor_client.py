@@ -1,30 +1,22 @@
-"""Parsing Harbor's response shapes, and how the client maps HTTP statuses (no network)."""
+"""Parsing Harbor's response shapes (no network; the client's requests are tested against
+LocalHarbor in tests/integration/test_harbor_client.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import requests
-from requests.adapters import BaseAdapter
 
-from k1s0_action.errors import HarborError
 from k1s0_action.harbor import (
     REPORT_MIME,
-    HarborAuthError,
-    HarborClient,
-    HarborNotFoundError,
-    HarborPermissionError,
     parse_allowlist,
     parse_artifact,
     parse_findings,
     parse_overview,
     parse_project,
 )
-from k1s0_action.retry import Backoff
 
 SUCCESS_2X = {
     REPORT_MIME: {
@@ -187,86 +179,3 @@ def test_parse_findings_tolerates_old_and_new_shapes() -> None:
     ]
     assert findings[1].link == "https://nvd.nist.gov/vuln/detail/CVE-2"
     assert parse_findings({}) == ()
-
-
-class Canned(BaseAdapter):
-    """Answers each request with the next canned (status, headers) and records the URL."""
-
-    def __init__(self, answers: list[tuple[int, dict[str, str]] | Exception]) -> None:
-        super().__init__()
-        self.answers = answers
-        self.urls: list[str] = []
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.urls.append(str(request.url))
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        response = requests.Response()
-        response.status_code, headers = answer
-        response.headers.update(headers)
-        response._content = json.dumps(
-            {"id": 1, "digest": "sha256:d"}
-            if response.status_code == 200
-            else {"errors": [{"code": "X", "message": "m"}]}
-        ).encode()
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        pass
-
-
-def client(
-    answers: list[tuple[int, dict[str, str]] | Exception],
-) -> tuple[HarborClient, Canned, list[float]]:
-    adapter = Canned(answers)
-    session = requests.Session()
-    session.mount("http://", adapter)
-    waits: list[float] = []
-    harbor = HarborClient(
-        "http://h",
-        "robot$p+ci",
-        "s3cret",
-        backoff=Backoff(attempts=4, initial=0.1, maximum=1.0),
-        session=session,
-        sleep=waits.append,
-    )
-    return harbor, adapter, waits
-
-
-@pytest.mark.parametrize(
-    ("status", "error", "text"),
-    [
-        (401, HarborAuthError, "check the harbor-username and harbor-password"),
-        (403, HarborPermissionError, "lacks the permission for getArtifact"),
-        (404, HarborNotFoundError, "Harbor has no artifact p/team/svc@sha256:d"),
-    ],
-)
-def test_client_errors_are_not_retried(status: int, error: type[HarborError], text: str) -> None:
-    harbor, _, _ = client([(status, {})])
-    with pytest.raises(error, match=text):
-        harbor.get_artifact("p", "team/svc", "sha256:d")
-    assert harbor.requests_sent == 1
-
-
-def test_nested_repository_name_is_encoded_twice() -> None:
-    harbor, adapter, _ = client([(200, {})])
-    harbor.get_artifact("p", "team/svc", "sha256:d")
-    assert "/projects/p/repositories/team%252Fsvc/artifacts/sha256:d?" in adapter.urls[0]
-
-
-def test_transient_failures_are_retried_honouring_retry_after() -> None:
-    harbor, _, waits = client(
-        [(503, {}), (429, {"Retry-After": "2"}), requests.ConnectionError("reset"), (200, {})]
-    )
-    assert harbor.get_artifact("p", "svc", "sha256:d").digest == "sha256:d"
-    assert harbor.requests_sent == 4
-    assert len(waits) == 3
-    assert waits[1] >= 2.0
-
-
-def test_transient_failures_give_up_with_one_clear_line() -> None:
-    harbor, _, _ = client([(502, {})] * 4)
-    with pytest.raises(HarborError, match="gave up after 4 attempts"):
-        harbor.get_artifact("p", "svc", "sha256:d")
