@@ -4,6 +4,7 @@ overviews, retention), independent of HTTP. Errors carry Harbor's status, code a
 from __future__ import annotations
 
 import copy
+import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -749,17 +750,39 @@ def _repo_selected(full_name: str, project: str, rule: Mapping[str, Any]) -> boo
 
 
 def _tags_selected(artifact: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
+    """Harbor's doublestar tag selector (src/lib/selector/selectors/doublestar): `matches` picks
+    an artifact when any tag matches, `excludes` when any tag does not. For an untagged artifact
+    the selector's `untagged` flag decides — `matches` picks it when the flag is set, `excludes`
+    when it is not; the flag defaults to true for `matches` and false for `excludes`, and any
+    non-empty `extras` JSON sets it to its `untagged` value (false when absent)."""
     tags = [t["name"] for t in artifact["tags"]]
     for selector in rule.get("tag_selectors") or []:
-        untagged = '"untagged":true' in (selector.get("extras") or "").replace(" ", "")
-        if not tags:
-            return untagged
-        matched = any(_doublestar(tag, selector.get("pattern", "**")) for tag in tags)
-        if selector.get("decoration") == "excludes":
-            matched = not matched
-        if not matched:
+        excludes = selector.get("decoration") == "excludes"
+        if tags:
+            pattern = selector.get("pattern", "**")
+            hits = [_doublestar(tag, pattern) for tag in tags]
+            picked = not all(hits) if excludes else any(hits)
+        else:
+            picked = _untagged_flag(selector, excludes) != excludes
+        if not picked:
             return False
     return True
+
+
+def _untagged_flag(selector: Mapping[str, Any], excludes: bool) -> bool:
+    default = not excludes
+    extras = selector.get("extras") or ""
+    if not extras:
+        return default
+    try:
+        parsed = json.loads(extras)
+    except ValueError:
+        return default
+    # Go's json.Unmarshal into {Untagged bool} fails (keeping the default) on anything but an
+    # object whose "untagged", if present, is a boolean; an absent key leaves false.
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("untagged", False), bool):
+        return default
+    return bool(parsed.get("untagged", False))
 
 
 def _template(
