@@ -172,7 +172,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         push=parse_bool("push", get("push")),
         harbor_username=get("harbor-username"),
         harbor_password=get("harbor-password"),
-        harbor_url=get("harbor-url"),
+        harbor_url=get("harbor-url") or f"https://{get('registry')}",
         scan_timeout=parse_seconds("scan-timeout", get("scan-timeout")),
         block_severities=severities,
         ignore_cves=tuple(c.upper() for c in parse_list(get("ignore-cves"))),

@@ -164,7 +164,7 @@ def run(
 
 def harbor_client(inputs: ActionInputs, actions: Actions) -> HarborClient:
     return HarborClient(
-        inputs.harbor_url or f"https://{inputs.registry}",
+        inputs.harbor_url,
         inputs.harbor_username,
         inputs.harbor_password,
         on_retry=actions.info,
@@ -188,13 +188,12 @@ def publish_gate(
     gated: gate.GateResult,
     promotion: PromotionPlan,
 ) -> None:
-    harbor_url = inputs.harbor_url or f"https://{inputs.registry}"
     gate.publish(
         actions,
         gate.report_for(
             plan.image,
             digest,
-            harbor_url,
+            inputs.harbor_url,
             plan.repository,
             gated,
             promotion.tags_after,

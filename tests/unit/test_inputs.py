@@ -37,6 +37,15 @@ def test_defaults() -> None:
     assert inputs.push is True
     assert inputs.block_severities == ("critical", "high")
     assert inputs.scan_timeout == 600
+    assert inputs.harbor_url == "https://harbor.internal.example.com"
+
+
+def test_harbor_url_follows_the_registry_unless_given() -> None:
+    assert read_inputs({**BASE, "INPUT_REGISTRY": "r.example:8443"}).harbor_url == (
+        "https://r.example:8443"
+    )
+    given = {**BASE, "INPUT_HARBOR-URL": "http://127.0.0.1:9000"}
+    assert read_inputs(given).harbor_url == "http://127.0.0.1:9000"
 
 
 def test_password_is_not_in_the_repr() -> None:
