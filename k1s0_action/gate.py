@@ -150,9 +150,16 @@ def judge(
     if blocking:
         shown = ", ".join(j.finding.label for j in blocking[:5])
         more = f" and {len(blocking) - 5} more" if len(blocking) > 5 else ""
+        expired = decision.expired_allowlist
         parts.append(
             f"{len(blocking)} blocking vulnerabilities ({shown}{more}); "
             "fix them, or allow them in Harbor's CVE allowlist or the ignore-cves input"
+            + (
+                f" (the {expired.source} CVE allowlist names some but expired at "
+                f"{expired.expiry_text()})"
+                if expired
+                else ""
+            )
         )
     if decision.defects:
         more = f" (and {len(decision.defects) - 1} more)" if len(decision.defects) > 1 else ""

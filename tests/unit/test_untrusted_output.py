@@ -1,0 +1,150 @@
+"""No text from outside can become a workflow command in the log: Harbor's error bodies (through
+the retry message), the push stream and cosign's output all reach the log through
+`Actions.info`, which neutralises them (the build's own output: tests/integration)."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from k1s0_action.engine import _follow_push
+from k1s0_action.errors import HarborError, SigningError
+from k1s0_action.gha import Actions, untrusted
+from k1s0_action.harbor import HarborClient, HarborResponseError
+from k1s0_action.retry import Backoff
+from k1s0_action.signing import Cosign
+
+DIGEST = "sha256:" + "ab" * 32
+HOSTILE = "busy\n::warning title=x::pwned\r::add-mask::secret\n  ::error::y ##[warning]z"
+
+
+def commands(log: str) -> list[str]:
+    """The lines the runner would run: `::` after leading whitespace, `##[` anywhere; split
+    at \\n and at a lone \\r, as the runner reads lines."""
+    lines = log.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [line for line in lines if line.lstrip().startswith("::") or "##[" in line]
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("::warning::x", "\\::warning::x"),
+        ("   ::add-mask::x", "\\   ::add-mask::x"),
+        ("\u200b::debug::x", "\\\u200b::debug::x"),
+        ("a\r::error::x", "a\\r::error::x"),
+        ("a\x0b::error::x", "a\\u000b::error::x"),
+        ("step ##[warning]x", "step ##\\[warning]x"),
+        ("plain text :: with colons", "plain text :: with colons"),
+        ("\x1b[31mred\x1b[0m\tok", "\x1b[31mred\x1b[0m\tok"),
+    ],
+)
+def test_untrusted_lines_are_never_commands(given: str, shown: str) -> None:
+    assert untrusted(given) == shown
+    assert commands(untrusted(given)) == []
+
+
+def test_info_keeps_each_line_and_neutralises_it() -> None:
+    stream = io.StringIO()
+    Actions({}, stream).info(HOSTILE)
+    out = stream.getvalue()
+    assert commands(out) == []
+    assert out.count("\n") == HOSTILE.count("\n") + 1  # \r stayed inside its line
+
+
+class _Busy(BaseHTTPRequestHandler):
+    """Answers every request like a busy Harbor whose error text carries workflow commands."""
+
+    body = json.dumps({"errors": [{"code": "UNKNOWN", "message": HOSTILE}]}).encode()
+
+    def do_GET(self) -> None:
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Html(_Busy):
+    body = b"<html><body>Please log in</body></html>"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), request.param)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("server", [_Busy], indirect=True)
+def test_harbor_error_text_in_the_retry_message(server: str) -> None:
+    stream = io.StringIO()
+    actions = Actions({}, stream)
+    client = HarborClient(
+        server,
+        "robot$p+ci",
+        "s",
+        backoff=Backoff(attempts=3),
+        on_retry=actions.info,
+        sleep=lambda _: None,
+    )
+    with pytest.raises(HarborError) as raised:
+        client.get_project("p")
+    assert "retry 1" in stream.getvalue()
+    assert commands(stream.getvalue()) == []
+    assert "\n" not in raised.value.diagnostics()  # one line, whatever the server said
+
+
+@pytest.mark.parametrize("server", [_Html], indirect=True)
+def test_a_login_page_instead_of_json_is_one_clear_line(server: str) -> None:
+    client = HarborClient(server, "robot$p+ci", "s")
+    with pytest.raises(HarborResponseError) as raised:
+        client.get_project("p")
+    text = raised.value.diagnostics()
+    assert "Harbor getProject answered with an HTML page (text/html" in text
+    assert "harbor-url" in text
+
+
+def test_push_stream_text() -> None:
+    stream = io.StringIO()
+    chunks = [{"status": f"::warning::x {DIGEST}\r::error::y digest: {DIGEST} size: 1"}]
+    assert _follow_push(chunks, "r/x:1", Actions({}, stream).info) == DIGEST
+    assert stream.getvalue() and commands(stream.getvalue()) == []
+
+
+def test_cosign_output(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """cosign's output is captured, never inherited; what is shown goes through Actions."""
+    fake = tmp_path / "cosign"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "echo '::warning::from cosign stdout'\n"
+        "printf 'Error: Fulcio returned 503\\n::add-mask::x\\n' >&2\n"
+        "exit 1\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    stream = io.StringIO()
+    cosign = Cosign(str(fake), {}, Actions({}, stream), backoff=Backoff(attempts=2, initial=0.01))
+    with pytest.raises(SigningError):
+        cosign.run([str(fake), "sign"], "signing x")
+    assert "retry 1" in stream.getvalue()
+    assert commands(stream.getvalue()) == []
+    assert "from cosign stdout" not in capfd.readouterr().out
