@@ -39,8 +39,8 @@ def untrusted(text: str) -> str:
     characters are escaped), and no line can be read by the runner as a workflow command
     (a leading `::` gets a backslash in front, `##[` becomes `##\\[`)."""
     lines = []
-    for line in text.split("\n"):
-        line = _BREAKS.sub(_escape, line).replace(_LEGACY_COMMAND, "##\\[")
+    for given in text.split("\n"):
+        line = _BREAKS.sub(_escape, given).replace(_LEGACY_COMMAND, "##\\[")
         start = line.find("::")
         if start >= 0 and all(c.isspace() or not c.isprintable() for c in line[:start]):
             line = "\\" + line

@@ -185,7 +185,9 @@ def _claim(mime: str, entry: Mapping[str, Any], status: str) -> OverviewClaim:
                     problems.append(f"summary.summary names {_shown(name)}, not a Harbor severity")
                 count = _count(number)
                 if count is None:
-                    problems.append(f"summary.summary.{name} is {_shown(number)}, not a count")
+                    problems.append(
+                        f"summary.summary {_shown(name)} is {_shown(number)}, not a count"
+                    )
                     continue
                 tally[known] += count
             counts = tuple(sorted(tally.items()))
@@ -347,11 +349,15 @@ def parse_allowlist(
 
 
 def parse_project(body: Mapping[str, Any]) -> Project:
-    metadata = body.get("metadata")
-    if metadata is None:
-        metadata = {}
-    if not isinstance(metadata, Mapping) or not all(isinstance(v, str) for v in metadata.values()):
-        raise _malformed("getProject", f"project metadata {_shown(metadata)}")
+    given = body.get("metadata")
+    if given is None:
+        given = {}
+    if not isinstance(given, Mapping) or not all(
+        isinstance(v, str) or v is None for v in given.values()
+    ):
+        raise _malformed("getProject", f"project metadata {_shown(given)}")
+    # The spec makes every metadata value nullable; Harbor stores strings, so null is absent.
+    metadata = {k: v for k, v in given.items() if v is not None}
     allowlist = body.get("cve_allowlist")
     if allowlist is not None and not isinstance(allowlist, Mapping):
         raise _malformed("getProject", f"cve_allowlist {_shown(allowlist)}")

@@ -46,7 +46,7 @@ def report(*items: Mapping[str, Any], mime: str = REPORT_MIME) -> dict[str, Any]
     return {mime: {"severity": "Critical", "vulnerabilities": list(items)}}
 
 
-def project(metadata: Mapping[str, str] | None = None, **allowlist: Any) -> dict[str, Any]:
+def project(metadata: Mapping[str, str] | None = None, **allowlist: object) -> dict[str, Any]:
     return {
         "project_id": 2,
         "name": "k1s0-system",
@@ -74,7 +74,7 @@ def verdict(
     return result.verdict, result.note
 
 
-OWN_LIST = {"items": [{"cve_id": "CVE-2099-0001"}]}
+OWN_LIST: dict[str, Any] = {"items": [{"cve_id": "CVE-2099-0001"}]}
 
 
 @pytest.mark.parametrize(
