@@ -117,7 +117,9 @@ def wait_for_scan(
             if not seen and polls > 1:
                 origin = last_poll
         elif not settings.start:
-            return WaitResult(None, False, False, polls, expected)
+            # Nothing to wait for, unless a scan-on-push project may still start its scan.
+            if not settings.auto_scan or after - started >= settings.grace:
+                return WaitResult(None, False, False, polls, expected)
         elif not triggered and after - started >= settings.grace:
             log(f"no scan started within {settings.grace:.0f}s of the push; starting one")
             _trigger(api, project, repository, digest, log)
