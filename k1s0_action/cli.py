@@ -296,10 +296,10 @@ def gate_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     try:
         result = scan_gate(client, project, repository, digest, settings, actions.info)
     except ActionError as error:
-        print(f"error: {error.diagnostics()}", file=sys.stderr)
+        print(untrusted(f"error: {error.diagnostics()}"), file=sys.stderr)
         outcome |= {"verdict": Verdict.BLOCKED.value, "error": error.diagnostics()}
         if args.json:
-            print(json.dumps(outcome))
+            print(_json_line(outcome))
         return EXIT_FAILURE
     for note in (*result.warnings, *result.notices):
         actions.info(f"{note.title}: {note.message}")
@@ -315,8 +315,14 @@ def gate_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         "note": result.note,
     }
     if args.json:
-        print(json.dumps(outcome))
+        print(_json_line(outcome))
     return 0 if result.passed else EXIT_FAILURE
+
+
+def _json_line(value: Mapping[str, object]) -> str:
+    """One line of JSON that a runner cannot take for a command: control characters are escaped
+    by json.dumps, and `##[` (a legacy command anywhere in a line) is written as `##\\u005b`."""
+    return json.dumps(value).replace("##[", "##\\u005b")
 
 
 def plan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -361,7 +367,7 @@ def run_command(env: Mapping[str, str]) -> int:
         return EXIT_FAILURE
     except Exception as error:  # a bug, not the user's doing: say so, keep the trace, hide secrets
         actions.error(f"internal error ({type(error).__name__}): {error}; please report it")
-        print(actions.redact(traceback.format_exc()), file=sys.stderr)
+        print(untrusted(actions.redact(traceback.format_exc())), file=sys.stderr)
         return EXIT_FAILURE
     return 0
 
@@ -381,10 +387,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         return commands[args.command](args, environment)
     except InputError as error:
-        print(f"error: {error.diagnostics()}", file=sys.stderr)
+        print(untrusted(f"error: {error.diagnostics()}"), file=sys.stderr)
         return EXIT_USAGE
     except ActionError as error:
-        print(f"error: {error.diagnostics()}", file=sys.stderr)
+        print(untrusted(f"error: {error.diagnostics()}"), file=sys.stderr)
         return EXIT_FAILURE
 
 

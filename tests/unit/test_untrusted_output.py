@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from k1s0_action.cli import _json_line
 from k1s0_action.engine import _follow_push
 from k1s0_action.errors import HarborError, SigningError
 from k1s0_action.gha import Actions, untrusted
@@ -148,3 +149,10 @@ def test_cosign_output(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> Non
     assert "retry 1" in stream.getvalue()
     assert commands(stream.getvalue()) == []
     assert "from cosign stdout" not in capfd.readouterr().out
+
+
+def test_gate_json_line_is_json_and_never_a_command() -> None:
+    value = {"blocking": ["::warning::x", "##[add-mask]y", "a\nb"]}
+    line = _json_line(value)
+    assert json.loads(line) == value
+    assert "\n" not in line and commands(line) == []
