@@ -1,9 +1,14 @@
 """Harbor's v2.0 REST API: the few operations the scan gate and promotion need.
 
 Transient failures (5xx, 429, timeouts, dropped connections) are retried with backoff and jitter,
-honouring Retry-After; 401/403/404 are never retried and each says what is wrong in one line.
-Responses are parsed into frozen values, accepting both the omitempty shapes of Harbor 2.x and the
-older `"severity": ""` / `"summary": null` ones.
+honouring Retry-After; 401/403/404 are never retried and each says what is wrong in one line (a 403
+names the robot permission the operation needs). Responses are parsed into frozen values,
+accepting both the omitempty shapes of Harbor 2.x and the older `"severity": ""` /
+`"summary": null` ones, and nothing else: a 2xx body that is not JSON of the documented type is a
+HarborResponseError naming the operation and what came back; inside the scan overview and report,
+whatever does not fit the schema is kept as a problem the gate blocks on (evidence.py), never
+dropped. Project metadata is read as Harbor reads it (an absent `reuse_sys_cve_allowlist` is true),
+allowlists exactly as stored.
 """
 
 from __future__ import annotations

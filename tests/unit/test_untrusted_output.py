@@ -86,6 +86,22 @@ class _Html(_Busy):
         self.wfile.write(self.body)
 
 
+def _answering(content_type: str, text: str) -> type[BaseHTTPRequestHandler]:
+    """A server that answers every GET with 200 and this body."""
+
+    class Handler(_Busy):
+        body = text.encode()
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(self.body)))
+            self.end_headers()
+            self.wfile.write(self.body)
+
+    return Handler
+
+
 @pytest.fixture
 def server(request: pytest.FixtureRequest) -> Iterator[str]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), request.param)
@@ -156,3 +172,34 @@ def test_gate_json_line_is_json_and_never_a_command() -> None:
     line = _json_line(value)
     assert json.loads(line) == value
     assert "\n" not in line and commands(line) == []
+
+
+DIGEST_REF = ("p", "svc", DIGEST)
+
+
+@pytest.mark.parametrize(
+    ("server", "call", "shown"),
+    [
+        (_answering("application/json", ""), "get_project", "an empty body (application/json)"),
+        (_answering("application/json", "null"), "get_project", "JSON null instead of an object"),
+        (_answering("application/json", "[]"), "get_artifact", "JSON [] instead of an object"),
+        (_answering("application/json", '"ok"'), "system_allowlist", 'JSON "ok" instead of'),
+        (_answering("application/json", "{}"), "list_artifacts", "instead of a list of objects"),
+        (_answering("application/json", "[1]"), "list_artifacts", "instead of a list of objects"),
+        (_answering("text/plain", "::warning::x"), "vulnerability_reports", "text/plain"),
+        (_answering("application/json", "{"), "vulnerability_reports", "application/json"),
+    ],
+    indirect=["server"],
+)
+def test_a_200_that_is_not_harbors_json_is_one_clear_line(
+    server: str, call: str, shown: str
+) -> None:
+    client = HarborClient(server, "robot$p+ci", "s")
+    args = {"get_project": ("p",), "system_allowlist": (), "list_artifacts": ("p", "svc")}
+    with pytest.raises(HarborResponseError) as raised:
+        result = getattr(client, call)(*args.get(call, DIGEST_REF))
+        list(result) if call == "list_artifacts" else None
+    text = raised.value.diagnostics()
+    assert shown in text
+    assert text.startswith("Harbor ") and "harbor-url" in text
+    assert "\n" not in text and commands(text) == []
