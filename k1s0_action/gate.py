@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,13 +78,23 @@ class GateResult:
 def preflight(client: HarborClient, project_name: str, repository: str) -> Project:
     """What the gate reads, tried before the build: the project (project:read) and the
     repository's artifacts (artifact:list). A 403 names the missing permission."""
-    project = client.get_project(project_name)
+    try:
+        project = client.get_project(project_name)
+    except HarborPermissionError as error:
+        owner = _ROBOT_PROJECT.match(client.username)
+        if owner and owner.group(1) != project_name:
+            raise HarborPermissionError(
+                f"robot account '{client.username}' belongs to project {owner.group(1)}, not "
+                f"{project_name}: use a robot account of {project_name} (harbor-username)"
+            ) from None
+        raise error from None
     # A first push: the repository does not exist yet (404 after the permission check).
     with contextlib.suppress(HarborNotFoundError):
         next(iter(client.list_artifacts(project_name, repository)), None)
     return project
 
 
+_ROBOT_PROJECT = re.compile(r"^[^$]*\$([^+]+)\+")  # robot$<project>+<name>, any prefix
 SYSTEM_UNREADABLE = (
     "the robot account cannot read Harbor's system CVE allowlist (403), which this project "
     "uses; judging without any allowlist"
