@@ -15,7 +15,7 @@ from k1s0_action.scanreport import ScanReport, markdown
 _STATE_ICON = {
     StageState.DONE: "✅",
     StageState.FAILED: "❌",
-    StageState.SKIPPED: "➖",
+    StageState.SKIPPED: "⏭️",
     StageState.NOT_REACHED: "⏸️",
 }
 
