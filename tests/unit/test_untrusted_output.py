@@ -17,8 +17,9 @@ import pytest
 from k1s0_action.cli import _json_line
 from k1s0_action.engine import _follow_push
 from k1s0_action.errors import HarborError, SigningError
+from k1s0_action.gate import preflight
 from k1s0_action.gha import Actions, untrusted
-from k1s0_action.harbor import HarborClient, HarborResponseError
+from k1s0_action.harbor import HarborClient, HarborPermissionError, HarborResponseError
 from k1s0_action.retry import Backoff
 from k1s0_action.signing import Cosign
 
@@ -203,3 +204,27 @@ def test_a_200_that_is_not_harbors_json_is_one_clear_line(
     assert shown in text
     assert text.startswith("Harbor ") and "harbor-url" in text
     assert "\n" not in text and commands(text) == []
+
+
+class _Forbidden(_Busy):
+    """Harbor's 403 for a robot without project:read (robot_ci_project_get_403.http)."""
+
+    body = b'{"errors":[{"code":"FORBIDDEN","message":"forbidden"}]}'
+
+    def do_GET(self) -> None:
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+@pytest.mark.parametrize("server", [_Forbidden], indirect=True)
+def test_preflight_names_the_missing_permission(server: str) -> None:
+    own = HarborClient(server, "robot$k1s0-system+ci", "s")
+    with pytest.raises(HarborPermissionError, match=r"Harbor permission project:read\)"):
+        preflight(own, "k1s0-system", "svc")
+    assert own.requests_sent == 1
+    other = HarborClient(server, "robot$k1s0-infra+ci", "s")
+    with pytest.raises(HarborPermissionError, match="belongs to project k1s0-infra, not k1s0-sys"):
+        preflight(other, "k1s0-system", "svc")
