@@ -1,6 +1,8 @@
-"""No text from outside can become a workflow command in the log: Harbor's error bodies (through
-the retry message), the push stream and cosign's output all reach the log through
-`Actions.info`, which neutralises them (the build's own output: tests/integration)."""
+"""What comes back from outside, against real HTTP servers and a stand-in cosign: no text from
+outside can become a workflow command in the log (Harbor's error bodies through the retry
+message, the push stream, cosign's output all reach it through `Actions.info`; the build's own
+output: tests/integration), a 200 that is not Harbor's JSON is one clear line, and a 403 before
+the build names the permission."""
 
 from __future__ import annotations
 
