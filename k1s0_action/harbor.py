@@ -241,6 +241,17 @@ def parse_overview(body: object) -> ScanOverview | None:
     )
 
 
+def _score(value: object) -> float | None:
+    """A CVSS score for SARIF's ranking; anything that is not a sane positive number is none."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        score = float(value)
+    except OverflowError:
+        return None
+    return score if 0 < score <= 10 else None
+
+
 def _finding(item: Mapping[str, Any]) -> tuple[Finding, str]:
     problem = ""
     given_id = item.get("id")
@@ -260,9 +271,7 @@ def _finding(item: Mapping[str, Any]) -> tuple[Finding, str]:
         links=tuple(link for link in links if isinstance(link, str) and link)
         if isinstance(links, list)
         else (),
-        score=float(score)
-        if isinstance(score, int | float) and not isinstance(score, bool) and score > 0
-        else None,
+        score=_score(score),
         reported_severity=_text(given_severity),
     )
     return finding, problem
@@ -376,7 +385,7 @@ def parse_project(body: Mapping[str, Any]) -> Project:
         auto_scan=_harbor_true(metadata.get("auto_scan", "")),
         reuse_system_allowlist=True if reuse is None else _harbor_true(reuse),
         allowlist=parse_allowlist(allowlist, f"project {name}", "getProject"),
-        retention_id=int(retention) if retention.isdigit() else 0,
+        retention_id=int(retention) if retention.isascii() and retention.isdigit() else 0,
     )
 
 

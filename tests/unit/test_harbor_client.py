@@ -259,3 +259,22 @@ def test_parse_findings_keeps_every_finding_and_reads_both_mime_types() -> None:
 )
 def test_report_shapes_outside_the_spec_are_problems(body: Mapping[str, Any], problem: str) -> None:
     assert any(problem in p for p in parse_reports(body).problems)
+
+
+@pytest.mark.parametrize("score", [10**400, -1, 0, 11, True, "9.8", None])
+def test_odd_scores_are_no_score_never_an_exception(score: object) -> None:
+    body = {
+        REPORT_MIME: {
+            "vulnerabilities": [
+                {"id": "x", "severity": "High", "preferred_cvss": {"score_v3": score}}
+            ]
+        }
+    }
+    assert parse_findings(body)[0].score is None
+
+
+@pytest.mark.parametrize(("given", "expected"), [("7", 7), ("²", 0), ("-1", 0), ("", 0)])
+def test_retention_id_metadata(given: str, expected: int) -> None:
+    assert (
+        parse_project({"name": "p", "metadata": {"retention_id": given}}).retention_id == expected
+    )
