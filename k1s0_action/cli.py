@@ -1,10 +1,11 @@
-"""Command line: `k1s0-image plan | run | verify | kyverno-policy | retention-policy`."""
+"""Command line: `k1s0-image plan | run | gate | verify | kyverno-policy | retention-policy`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -13,15 +14,24 @@ from pathlib import Path
 
 from k1s0_action.context import git_context, load_event
 from k1s0_action.errors import ActionError, InputError
-from k1s0_action.gha import Actions
+from k1s0_action.gate import GateSettings, counts, report_for, scan_gate
+from k1s0_action.gha import Actions, untrusted
 from k1s0_action.harbor import HarborClient
-from k1s0_action.inputs import raw_input, read_inputs
+from k1s0_action.inputs import (
+    parse_choice,
+    parse_list,
+    parse_seconds,
+    raw_input,
+    read_inputs,
+)
 from k1s0_action.kyverno import PolicyRequest, render_policy
 from k1s0_action.naming import harbor_project, parse_layer
 from k1s0_action.oidc import repository_identity_regexp
 from k1s0_action.plan import PlanRequest, make_plan
+from k1s0_action.policy import SEVERITIES
 from k1s0_action.retention import RetentionRequest, change
 from k1s0_action.retention import render_policy as render_retention
+from k1s0_action.scanreport import Verdict, markdown
 from k1s0_action.signing import (
     Cosign,
     SigstoreConfig,
@@ -52,6 +62,27 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--default-branch", help="default: the event's repository.default_branch")
 
     commands.add_parser("run", help="run the action (reads INPUT_* and GITHUB_*)")
+
+    gate = commands.add_parser(
+        "gate",
+        help="judge an image already in Harbor with the action's scan gate",
+        description="Credentials come from HARBOR_USERNAME and HARBOR_PASSWORD. Exit 0 passed "
+        "(or incomplete with --on-scan-error warn), 1 blocked or failed closed, 2 bad input.",
+    )
+    gate.add_argument("image", help="REGISTRY/PROJECT/REPOSITORY@sha256:...")
+    gate.add_argument("--harbor-url", default="", help="default: https://<registry>")
+    gate.add_argument(
+        "--block-severities",
+        default="critical,high",
+        help="the lowest listed severity blocks itself and everything above it",
+    )
+    gate.add_argument("--ignore-cves", default="", help="ids allowed for this check, exact")
+    gate.add_argument("--scan-timeout", default="600", help="seconds (or 10m) to wait")
+    gate.add_argument("--on-scan-error", default="fail", help="fail | warn")
+    gate.add_argument(
+        "--scan", action="store_true", help="start a scan when there is none (needs scan:create)"
+    )
+    gate.add_argument("--json", action="store_true", help="one JSON object on the last line")
 
     verify = commands.add_parser(
         "verify", help="exit 0 only if IMAGE carries a keyless signature from the given identity"
@@ -226,6 +257,74 @@ def retention_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
+_IMAGE_DIGEST = re.compile(
+    r"^(?P<registry>[^/@\s]+)/(?P<project>[^/@\s]+)/(?P<repository>[^@\s]+)"
+    r"@(?P<digest>sha256:[0-9a-f]{64})$"
+)
+
+
+def _gate_settings(args: argparse.Namespace) -> GateSettings:
+    block = tuple(s.lower() for s in parse_list(args.block_severities))
+    for severity in block:
+        parse_choice("block-severities", severity, SEVERITIES)
+    return GateSettings(
+        timeout=parse_seconds("scan-timeout", args.scan_timeout),
+        block_severities=block,
+        ignore_cves=parse_list(args.ignore_cves),
+        on_scan_error=parse_choice("on-scan-error", args.on_scan_error, ("fail", "warn")),
+        start_scan=args.scan,
+    )
+
+
+def gate_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """`k1s0-image gate IMAGE@DIGEST`: the action's verdict for an image already in Harbor.
+    Progress goes to stderr; the summary, then (--json) one JSON object, to stdout."""
+    found = _IMAGE_DIGEST.match(args.image)
+    if not found:
+        raise InputError(
+            "image", f"'{args.image}' is not REGISTRY/PROJECT/REPOSITORY@sha256:<64 hex digits>"
+        )
+    settings = _gate_settings(args)
+    harbor_url = args.harbor_url or f"https://{found['registry']}"
+    image = args.image.split("@", 1)[0]
+    project, repository, digest = found["project"], found["repository"], found["digest"]
+    actions = Actions(env, stream=sys.stderr)
+    args.harbor_url = harbor_url
+    client = _harbor_client(args, env)
+    client.on_retry = actions.info
+    outcome: dict[str, object] = {"image": image, "digest": digest}
+    try:
+        result = scan_gate(client, project, repository, digest, settings, actions.info)
+    except ActionError as error:
+        print(untrusted(f"error: {error.diagnostics()}"), file=sys.stderr)
+        outcome |= {"verdict": Verdict.BLOCKED.value, "error": error.diagnostics()}
+        if args.json:
+            print(_json_line(outcome))
+        return EXIT_FAILURE
+    for note in (*result.warnings, *result.notices):
+        actions.info(f"{note.title}: {note.message}")
+    report = report_for(image, digest, harbor_url, repository, result, (), ())
+    print(untrusted(markdown(report)), end="")
+    decision = result.decision
+    outcome |= {
+        "verdict": result.verdict.value,
+        "scan_status": result.scan_status,
+        "counts": counts(decision),
+        "blocking": [j.finding.id for j in decision.blocking] if decision else [],
+        "defects": list(decision.defects) if decision else [],
+        "note": result.note,
+    }
+    if args.json:
+        print(_json_line(outcome))
+    return 0 if result.passed else EXIT_FAILURE
+
+
+def _json_line(value: Mapping[str, object]) -> str:
+    """One line of JSON that a runner cannot take for a command: control characters are escaped
+    by json.dumps, and `##[` (a legacy command anywhere in a line) is written as `##\\u005b`."""
+    return json.dumps(value).replace("##[", "##\\u005b")
+
+
 def plan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     def value(flag: str) -> str:
         given = getattr(args, flag.replace("-", "_"))
@@ -268,7 +367,7 @@ def run_command(env: Mapping[str, str]) -> int:
         return EXIT_FAILURE
     except Exception as error:  # a bug, not the user's doing: say so, keep the trace, hide secrets
         actions.error(f"internal error ({type(error).__name__}): {error}; please report it")
-        print(actions.redact(traceback.format_exc()), file=sys.stderr)
+        print(untrusted(actions.redact(traceback.format_exc())), file=sys.stderr)
         return EXIT_FAILURE
     return 0
 
@@ -280,6 +379,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return run_command(environment)
     commands = {
         "plan": plan_command,
+        "gate": gate_command,
         "verify": verify_command,
         "kyverno-policy": kyverno_command,
         "retention-policy": retention_command,
@@ -287,10 +387,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         return commands[args.command](args, environment)
     except InputError as error:
-        print(f"error: {error.diagnostics()}", file=sys.stderr)
+        print(untrusted(f"error: {error.diagnostics()}"), file=sys.stderr)
         return EXIT_USAGE
     except ActionError as error:
-        print(f"error: {error.diagnostics()}", file=sys.stderr)
+        print(untrusted(f"error: {error.diagnostics()}"), file=sys.stderr)
         return EXIT_FAILURE
 
 

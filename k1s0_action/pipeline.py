@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from k1s0_action import engine, gate, signing
+from k1s0_action import engine, gate, harbortags, signing
 from k1s0_action.context import GitContext
 from k1s0_action.errors import ActionError, InputError, ScanGateError
 from k1s0_action.gha import Actions
@@ -84,6 +84,9 @@ def run(
     client = engine.connect()
     if creds:
         engine.login(client, creds)
+        # Fail before the build, not after the push, when the robot cannot read what the gate
+        # needs (each 403 names the Harbor permission to add).
+        gate.preflight(harbor_client(inputs, actions), plan.project, plan.repository)
 
     with actions.group(f"Build {plan.push_ref}"):
         built = engine.build(
@@ -113,12 +116,16 @@ def run(
     harbor = harbor_client(inputs, actions)
     with actions.group(f"Scan gate {pushed.reference}"):
         gated = gate.scan_gate(
-            harbor, plan.project, plan.repository, digest, gate_settings(inputs), actions
+            harbor, plan.project, plan.repository, digest, gate_settings(inputs), actions.info
         )
+        for warning in gated.warnings:
+            actions.warning(warning.message, title=warning.title)
+        for notice in gated.notices:
+            actions.notice(notice.message, title=notice.title)
     if not gated.passed:
         kept: tuple[str, ...] = (plan.tags.push_tag,)
         if not inputs.keep_blocked:
-            gate.remove_blocked(
+            harbortags.remove_blocked(
                 harbor, plan.project, plan.repository, digest, plan.tags.push_tag, actions
             )
             kept = ()
@@ -127,7 +134,7 @@ def run(
         raise ScanGateError(f"{pushed.reference} blocked: {gated.note}")
     signature: signing.SignatureResult | None = None
     try:
-        promotion = gate.plan_release_tags(
+        promotion = harbortags.plan_release_tags(
             harbor,
             plan.image,
             plan.project,
@@ -135,7 +142,7 @@ def run(
             digest,
             plan.version,
             plan.tags.promote_tags,
-            gated,
+            gated.latest_allowed,
         )
         # Sign only what passed the gate, and promote only what is signed (G1, G2).
         if inputs.sign:
@@ -143,7 +150,9 @@ def run(
             signature = signing.sign_and_verify(
                 pushed.reference, inputs, context, actions, version=version
             )
-        gate.promote(harbor, plan.image, plan.project, plan.repository, digest, promotion, actions)
+        harbortags.promote(
+            harbor, plan.image, plan.project, plan.repository, digest, promotion, actions
+        )
     except ActionError:
         report(actions, RunResult(plan, built.image_id, pushed, (plan.tags.push_tag,)))
         publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())

@@ -37,6 +37,7 @@ class WaitSettings:
     timeout: float
     auto_scan: bool = True
     grace: float = 5.0  # how long a scan-on-push project gets to start its scan
+    start: bool = True  # False: never start a scan; with none there is nothing to wait for
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def wait_for_scan(
     if expected is not None:
         log(f"earlier scans in {project}/{repository} took about {expected:.1f}s")
     triggered = False
-    if not settings.auto_scan:
+    if settings.start and not settings.auto_scan:
         log("the project does not scan on push; starting a scan")
         _trigger(api, project, repository, digest, log)
         triggered = True
@@ -115,6 +116,10 @@ def wait_for_scan(
         if overview is not None:
             if not seen and polls > 1:
                 origin = last_poll
+        elif not settings.start:
+            # Nothing to wait for, unless a scan-on-push project may still start its scan.
+            if not settings.auto_scan or after - started >= settings.grace:
+                return WaitResult(None, False, False, polls, expected)
         elif not triggered and after - started >= settings.grace:
             log(f"no scan started within {settings.grace:.0f}s of the push; starting one")
             _trigger(api, project, repository, digest, log)

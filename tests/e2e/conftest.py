@@ -40,7 +40,16 @@ SERVICE_REPOSITORY = "k1s0-org/sample-service"
 SAMPLE_SERVICE = ROOT / "examples" / "sample-service"
 TRUSTED_ROOT = ".sigstore/trusted_root.json"  # where runs find the local Sigstore's root
 # What the action needs of its robot account (k1s0_action.gate).
-PERMISSIONS = ("push", "pull", "scan", "tag-create", "tag-delete", "artifact-read", "artifact-list")
+PERMISSIONS = (
+    "push",
+    "pull",
+    "scan",
+    "tag-create",
+    "tag-delete",
+    "artifact-read",
+    "artifact-list",
+    "project:read",
+)
 
 _numbers = itertools.count(1)
 

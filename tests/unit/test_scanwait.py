@@ -194,3 +194,31 @@ def test_expected_duration_is_the_median_of_recent_successes_of_other_digests() 
     ]
     assert expected_duration(artifacts, DIGEST) == 12
     assert expected_duration([], DIGEST) is None
+
+
+@pytest.mark.parametrize(
+    ("starts", "auto_scan", "status", "max_now"),
+    [
+        (None, False, "None", 0.1),  # no scan on push: nothing to wait for
+        (None, True, "None", 6.0),  # scan on push: the grace period, then nothing
+        (2.0, True, "Success", 10.0),  # a scan on push that shows up is waited for
+        (0.0, False, "Success", 10.0),  # a running scan is waited for
+    ],
+)
+def test_without_start_no_scan_is_ever_requested(
+    starts: float | None, auto_scan: bool, status: str, max_now: float
+) -> None:
+    harbor = SimulatedHarbor(starts=starts, duration=3)
+    result = wait_for_scan(
+        harbor,
+        "p",
+        "svc",
+        DIGEST,
+        WaitSettings(timeout=600, auto_scan=auto_scan, grace=5.0, start=False),
+        lambda _: None,
+        clock=harbor.clock,
+        sleep=harbor.sleep,
+    )
+    assert harbor.scan_requests == 0 and not result.triggered
+    assert (result.status, result.timed_out) == (status, False)
+    assert harbor.now <= max_now
