@@ -217,7 +217,8 @@ def test_a_second_release_says_what_changed_since_the_first(
         reuse=first,
     )
     result = second.result
-    assert result is not None and result.returncode == 0, result.log[-6000:]
+    assert result is not None
+    assert result.returncode == 0, result.log[-6000:]
     (cve,) = FIXTURE_CVES["medium"]
     previous = harbor_tags(harbor, second)["1.4.0"]
     assert "## Since the last release" in result.summary
