@@ -357,24 +357,15 @@ def rescan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         ignore_cves=tuple(c.upper() for c in parse_list(value("ignore-cves"))),
     )
     open_issues = args.open_issues or parse_bool("open-issues", value("open-issues", "false"))
+    tracker = _issue_tracker(env, actions) if open_issues else None
     client = HarborClient(harbor_url, username, password, on_retry=actions.info)
     report = rescan.rescan(client, settings, actions.info)
     table = rescan.render_table(report)
     print(table, end="")
     actions.summary(table)
-    if open_issues:
-        from k1s0_action.rescanissues import GithubIssues, sync_issues
+    if tracker is not None:
+        from k1s0_action.rescanissues import sync_issues
 
-        token = env.get("GITHUB_TOKEN", "")
-        repository = env.get("GITHUB_REPOSITORY", "")
-        if not (token and repository):
-            raise InputError(
-                "open-issues", "needs GITHUB_TOKEN (issues: write) and GITHUB_REPOSITORY"
-            )
-        actions.mask(token)
-        tracker = GithubIssues(
-            repository, token, env.get("GITHUB_API_URL") or "https://api.github.com"
-        )
         for done in sync_issues(tracker, report, projects):
             actions.info(f"issue {done.kind.value}: {done.title}")
     failing = [o for o in report.outcomes if o.failed]
@@ -386,6 +377,28 @@ def rescan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         )
         return EXIT_FAILURE
     return 0
+
+
+def _issue_tracker(env: Mapping[str, str], actions: Actions) -> Any:
+    """Checked before Harbor is asked anything: what `--open-issues` needs."""
+    token = env.get("GITHUB_TOKEN", "")
+    repository = env.get("GITHUB_REPOSITORY", "")
+    if not (token and repository):
+        raise InputError(
+            "open-issues", "needs GITHUB_TOKEN (with issues: write) and GITHUB_REPOSITORY"
+        )
+    actions.mask(token)
+    try:
+        from k1s0_action.rescanissues import GithubIssues
+
+        return GithubIssues(
+            repository, token, env.get("GITHUB_API_URL") or "https://api.github.com"
+        )
+    except ImportError:
+        raise InputError(
+            "open-issues",
+            "needs PyGithub, which this installation lacks: pip install PyGithub==2.10.0",
+        ) from None
 
 
 def action_main(env: Mapping[str, str] | None = None) -> int:
