@@ -106,30 +106,35 @@ class IssueTracker(Protocol):
     def apply(self, action: IssueAction) -> None: ...
 
 
+RATE_LIMIT_WAIT = 600.0  # longer than this, a rate limit fails the run instead of stalling it
+
+
 class GithubIssues:
-    """The repository's issues through PyGithub (its default retry waits out rate limits)."""
+    """The repository's issues through PyGithub. Its retry waits out rate limits (403 or 429 with
+    Retry-After or X-RateLimit-Reset, up to RATE_LIMIT_WAIT) and 5xx, for PATCH too: a limited
+    request was not carried out, and setting a body or a state twice is harmless."""
 
     def __init__(self, repository: str, token: str, api_url: str = "https://api.github.com"):
-        from github import Auth, Github  # only needed with --open-issues
+        from github import Auth, Github, GithubRetry  # only needed with --open-issues
 
-        self._github = Github(base_url=api_url, auth=Auth.Token(token))
-        self._repository = repository
-        self._repo: Any = None
-
-    def _repo_handle(self) -> Any:
-        if self._repo is None:
-            self._repo = self._github.get_repo(self._repository)
-        return self._repo
+        retry = GithubRetry(
+            total=10,
+            max_rate_limit_wait=RATE_LIMIT_WAIT,
+            status_forcelist=[429, *range(500, 600)],
+            allowed_methods=GithubRetry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
+        )
+        github = Github(base_url=api_url, auth=Auth.Token(token), retry=retry, lazy=True)
+        self._repo: Any = github.get_repo(repository)  # lazy: no request
 
     def existing(self) -> list[ExistingIssue]:
         return [
             ExistingIssue(issue.number, issue.title, issue.body or "")
-            for issue in self._repo_handle().get_issues(state="open")
+            for issue in self._repo.get_issues(state="open")
             if issue.title.startswith(TITLE_PREFIX) and issue.pull_request is None
         ]
 
     def apply(self, action: IssueAction) -> None:
-        repo = self._repo_handle()
+        repo = self._repo
         if action.kind is IssueKind.OPEN:
             repo.create_issue(title=action.title, body=action.body)
             return
