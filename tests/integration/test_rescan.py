@@ -22,6 +22,7 @@ from k1s0_action.cli import main as cli
 from k1s0_action.harbor import HarborClient
 from k1s0_action.policy import Allowlist, PolicyConfig, decide
 from k1s0_action.releasediff import diff_with_release
+from k1s0_action.rescanissues import issue_title
 from k1s0_action.scanwait import WaitSettings, wait_for_scan
 from k1s0_action.vulndiff import Baseline, DiffStatus
 from k1s0_stack.harbor import LocalHarbor
@@ -138,9 +139,13 @@ class Layer:
             for tag in artifact.tags
         }
 
-    def rescan(self, *flags: str) -> tuple[int, str, str]:
+    def rescan(self, *flags: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         """`k1s0-image rescan` for this layer; returns (exit code, stdout table, log)."""
-        env = {"HARBOR_USERNAME": self.scanner[0], "HARBOR_PASSWORD": self.scanner[1]}
+        env = {
+            "HARBOR_USERNAME": self.scanner[0],
+            "HARBOR_PASSWORD": self.scanner[1],
+            **(env or {}),
+        }
         argv = [
             "rescan",
             f"--harbor-url={self.harbor.url}",
@@ -206,6 +211,37 @@ def test_the_allowlist_and_ignore_cves_apply_as_in_the_gate(layer: Layer) -> Non
     code, table, _ = layer.rescan("--max-age=24h", f"--ignore-cves={FIXTURE_CVES['high'][0]}")
     assert code == 0
     assert row(table, f"{layer.project}/pay").endswith("| none |")
+
+
+def test_open_issues_follows_the_images_state(layer: Layer, trivy_db: TrivyDb) -> None:
+    """`--open-issues` against LocalGitHub: an issue while the image fails, closed once clean."""
+    github_stack = pytest.importorskip(
+        "k1s0_stack.github", reason="LocalGitHub comes with the branch-cleanup work"
+    )
+    layer.push("auth", "clean", ("1.0.0",))
+    title = issue_title(f"{layer.project}/auth")
+    with github_stack.LocalGitHub(validate=True) as github:
+        github.create_repository("k1s0-org/platform")
+        env = {
+            "GITHUB_TOKEN": github.token,
+            "GITHUB_REPOSITORY": "k1s0-org/platform",
+            "GITHUB_API_URL": github.url,
+        }
+        trivy_db.use("later")
+        code, _, log = layer.rescan("--max-age=0", "--open-issues", env=env)
+        assert code == 1
+        assert f"issue open: {title}" in log
+        (issue,) = github.issues("k1s0-org/platform")
+        assert issue["state"] == "open" and "CVE-2099-20001" in issue["body"]
+        assert github.token not in log
+
+        trivy_db.use("release")
+        code, _, log = layer.rescan("--max-age=0", "--open-issues", env=env)
+        assert code == 0
+        assert f"issue close: {title}" in log
+        (issue,) = github.issues("k1s0-org/platform")
+        assert issue["state"] == "closed"
+        assert github.contract_violations() == []
 
 
 # -- the release diff's Harbor side ----------------------------------------------------------
