@@ -1,4 +1,7 @@
-"""Command line: `k1s0-image plan | run | gate | verify | kyverno-policy | retention-policy`."""
+"""Command line: `k1s0-image plan | run | gate | rescan | verify | kyverno-policy`, and more.
+
+Also `retention-policy`; `k1s0-image --help` lists every command.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from k1s0_action.context import git_context, load_event
 from k1s0_action.errors import ActionError, InputError
@@ -18,6 +22,7 @@ from k1s0_action.gate import GateSettings, counts, report_for, scan_gate
 from k1s0_action.gha import Actions, untrusted
 from k1s0_action.harbor import HarborClient
 from k1s0_action.inputs import (
+    parse_bool,
     parse_choice,
     parse_list,
     parse_seconds,
@@ -129,7 +134,43 @@ def _parser() -> argparse.ArgumentParser:
     retention.add_argument(
         "--apply", action="store_true", help="create or update the policy on the project"
     )
+    _rescan_parser(commands)
     return parser
+
+
+RESCAN_LAYERS = "system,business,service,infra"
+
+
+def _rescan_parser(commands: Any) -> None:
+    rescan = commands.add_parser(
+        "rescan",
+        help="rescan and re-judge the deployable images (release tags, latest) of the layer "
+        "projects; exit 1 if any now fails the gate",
+        description="Harbor credentials come from HARBOR_USERNAME and HARBOR_PASSWORD (or the "
+        "action's harbor-username/harbor-password inputs). Every flag falls back to the action "
+        "input of the same name. Tags are never moved or deleted.",
+    )
+    rescan.add_argument("--harbor-url", help="default: INPUT_HARBOR-URL, else https://<registry>")
+    rescan.add_argument("--registry", help="default: INPUT_REGISTRY")
+    rescan.add_argument("--project-prefix", help="default: INPUT_PROJECT-PREFIX, else k1s0")
+    rescan.add_argument(
+        "--layers", help=f"comma-separated (default: INPUT_LAYERS, else all: {RESCAN_LAYERS})"
+    )
+    rescan.add_argument(
+        "--project", action="append", default=[], help="a project by name instead (repeatable)"
+    )
+    rescan.add_argument(
+        "--max-age", help="judge a scan younger than this as it is (default 24h; 0: always rescan)"
+    )
+    rescan.add_argument("--scan-timeout", help="per scan (default: INPUT_SCAN-TIMEOUT, 600)")
+    rescan.add_argument("--block-severities", help="default: INPUT_BLOCK-SEVERITIES, critical,high")
+    rescan.add_argument("--ignore-cves", help="default: INPUT_IGNORE-CVES")
+    rescan.add_argument(
+        "--open-issues",
+        action="store_true",
+        default=None,
+        help="one GitHub issue per failing image (GITHUB_TOKEN, GITHUB_REPOSITORY)",
+    )
 
 
 def _identity_flags(parser: argparse.ArgumentParser) -> None:
@@ -372,6 +413,99 @@ def run_command(env: Mapping[str, str]) -> int:
     return 0
 
 
+def _rescan_value(args: argparse.Namespace, env: Mapping[str, str], flag: str, default: str) -> str:
+    given = getattr(args, flag.replace("-", "_"), None)
+    if given is not None:
+        return str(given)
+    return (env.get(f"INPUT_{flag.upper()}") or "").strip() or default
+
+
+def rescan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from k1s0_action import rescan  # the rescan needs none of the build's modules
+
+    def value(flag: str, default: str = "") -> str:
+        return _rescan_value(args, env, flag, default)
+
+    actions = Actions(env, stream=sys.stderr)
+    username = env.get("HARBOR_USERNAME") or value("harbor-username")
+    password = env.get("HARBOR_PASSWORD") or value("harbor-password")
+    actions.mask(password)
+    if not (username and password):
+        raise InputError(
+            "harbor-credentials", "set HARBOR_USERNAME and HARBOR_PASSWORD in the environment"
+        )
+    registry = value("registry", "harbor.internal.example.com")
+    harbor_url = value("harbor-url") or f"https://{registry}"
+    prefix = value("project-prefix", "k1s0")
+    projects = tuple(args.project) or tuple(
+        harbor_project(prefix, parse_layer(layer))
+        for layer in parse_list(value("layers", RESCAN_LAYERS))
+    )
+    severities = tuple(s.lower() for s in parse_list(value("block-severities", "critical,high")))
+    for severity in severities:
+        parse_choice("block-severities", severity, SEVERITIES)
+    settings = rescan.RescanSettings(
+        projects=projects,
+        max_age=rescan.parse_age("max-age", value("max-age", "24h")),
+        timeout=parse_seconds("scan-timeout", value("scan-timeout", "600")),
+        block_severities=severities,
+        ignore_cves=tuple(c.upper() for c in parse_list(value("ignore-cves"))),
+    )
+    open_issues = args.open_issues or parse_bool("open-issues", value("open-issues", "false"))
+    tracker = _issue_tracker(env, actions) if open_issues else None
+    client = HarborClient(harbor_url, username, password, on_retry=actions.info)
+    report = rescan.rescan(client, settings, actions.info)
+    table = rescan.render_table(report)
+    print(table, end="")
+    actions.summary(table)
+    if tracker is not None:
+        from k1s0_action.rescanissues import sync_issues
+
+        for done in sync_issues(tracker, report, projects):
+            actions.info(f"issue {done.kind.value}: {done.title}")
+    failing = [o for o in report.outcomes if o.failed]
+    if failing:
+        shown = ", ".join(f"{o.target.image}@{o.target.digest[:19]}" for o in failing[:5])
+        actions.error(
+            f"{len(failing)} deployable digests fail the scan gate now ({shown}); "
+            "release fixed images or allow the findings in Harbor's CVE allowlist"
+        )
+        return EXIT_FAILURE
+    return 0
+
+
+def _issue_tracker(env: Mapping[str, str], actions: Actions) -> Any:
+    """Checked before Harbor is asked anything: what `--open-issues` needs."""
+    token = env.get("GITHUB_TOKEN", "")
+    repository = env.get("GITHUB_REPOSITORY", "")
+    if not (token and repository):
+        raise InputError(
+            "open-issues", "needs GITHUB_TOKEN (with issues: write) and GITHUB_REPOSITORY"
+        )
+    actions.mask(token)
+    try:
+        from k1s0_action.rescanissues import GithubIssues
+
+        return GithubIssues(
+            repository, token, env.get("GITHUB_API_URL") or "https://api.github.com"
+        )
+    except ImportError:
+        raise InputError(
+            "open-issues",
+            "needs PyGithub, which this installation lacks: pip install PyGithub==2.10.0",
+        ) from None
+
+
+def action_main(env: Mapping[str, str] | None = None) -> int:
+    """The container action's entry: input `command` picks `run` (default) or `rescan`."""
+    environment = dict(os.environ if env is None else env)
+    command = (environment.get("INPUT_COMMAND") or "").strip() or "run"
+    if command not in ("run", "rescan"):
+        Actions(environment).error(f"input command: '{command}' is not allowed; use run | rescan")
+        return EXIT_USAGE
+    return main([command], environment)
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     environment = dict(os.environ if env is None else env)
     args = _parser().parse_args(argv)
@@ -383,6 +517,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         "verify": verify_command,
         "kyverno-policy": kyverno_command,
         "retention-policy": retention_command,
+        "rescan": rescan_command,
     }
     try:
         return commands[args.command](args, environment)

@@ -182,6 +182,17 @@ def judge(
     return GateResult(project, status, Verdict.BLOCKED, decision, note, warnings, tuple(notices))
 
 
+def system_allowlist(client: HarborClient, project: Project) -> Allowlist | None:
+    """The system CVE allowlist when the project uses it and the robot may read it, else None
+    (`judge` then applies no list: stricter, never looser)."""
+    if not project.reuse_system_allowlist:
+        return None
+    try:
+        return client.system_allowlist()
+    except HarborPermissionError:
+        return None
+
+
 def scan_gate(
     client: HarborClient,
     project_name: str,
@@ -220,11 +231,7 @@ def scan_gate(
             f"Harbor reports {overview.total} vulnerabilities (overall severity "
             f"{overview.severity or 'none'}); the report lists {len(reports.findings())}"
         )
-        if project.reuse_system_allowlist:
-            try:
-                system = client.system_allowlist()
-            except HarborPermissionError:
-                system = None
+        system = system_allowlist(client, project)
         log(
             "CVE allowlist: "
             + (

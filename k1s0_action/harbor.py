@@ -699,3 +699,63 @@ class HarborClient:
             f"retention policy {retention_id}",
             json_body=policy,
         )
+
+    # -- project-wide views (scan history, rescans) ----------------------------------------------
+    def recent_project_artifacts(self, project: str, count: int = PAGE_SIZE) -> list[SizedArtifact]:
+        """The project's `count` most recently pushed artifacts, every repository's, with their
+        scan overviews and sizes: one request (Harbor sorts by push time, newest first)."""
+        response = self._call(
+            "GET",
+            f"/projects/{quote(project, safe='')}/artifacts",
+            "listArtifactsOfProject",
+            f"project {project}",
+            params={
+                "page": "1",
+                "page_size": str(max(1, min(count, PAGE_SIZE))),
+                "with_tag": "false",
+                "with_scan_overview": "true",
+            },
+            headers={
+                "X-Is-Resource-Name": "true",
+                "X-Accept-Vulnerabilities": ACCEPT_VULNERABILITIES,
+            },
+        )
+        items = response.json() or []
+        return [parse_sized_artifact(item, project) for item in items if isinstance(item, Mapping)]
+
+    def list_repositories(self, project: str) -> Iterator[str]:
+        """The names (without the project) of the project's repositories, page by page."""
+        page = 1
+        while True:
+            response = self._call(
+                "GET",
+                f"/projects/{quote(project, safe='')}/repositories",
+                "listRepositories",
+                f"repositories of project {project}",
+                params={"page": str(page), "page_size": str(PAGE_SIZE)},
+            )
+            items = response.json() or []
+            for item in items:
+                name = str(item.get("name") or "") if isinstance(item, Mapping) else ""
+                if name:
+                    yield name.removeprefix(f"{project}/")
+            if len(items) < PAGE_SIZE:
+                return
+            page += 1
+
+
+@dataclass(frozen=True)
+class SizedArtifact:
+    """An artifact seen from its project: which repository holds it, and its size in bytes."""
+
+    repository: str  # without the project
+    size: int
+    artifact: Artifact
+
+
+def parse_sized_artifact(body: Mapping[str, Any], project: str) -> SizedArtifact:
+    return SizedArtifact(
+        repository=str(body.get("repository_name") or "").removeprefix(f"{project}/"),
+        size=_int(body.get("size")),
+        artifact=parse_artifact(body),
+    )

@@ -43,6 +43,11 @@ DEFAULTS: dict[str, str] = {
     "trusted-root": "",
     "tlog-upload": "true",
     "certificate-oidc-issuer": "https://token.actions.githubusercontent.com",
+    # `command: rescan` (k1s0_action.cli rescan) only:
+    "command": "run",
+    "layers": "system,business,service,infra",
+    "max-age": "24h",
+    "open-issues": "false",
 }
 
 SECRET_INPUTS = ("harbor-password",)

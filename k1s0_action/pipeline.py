@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from k1s0_action import engine, gate, harbortags, signing
+from k1s0_action import engine, gate, harbortags, releasediff, signing
 from k1s0_action.context import GitContext
 from k1s0_action.errors import ActionError, InputError, ScanGateError
 from k1s0_action.gha import Actions
@@ -15,6 +15,7 @@ from k1s0_action.inputs import ActionInputs
 from k1s0_action.plan import BuildPlan, PlanRequest, make_plan
 from k1s0_action.promotion import PromotionPlan
 from k1s0_action.summary import image_summary
+from k1s0_action.vulndiff import VulnDiff
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class RunResult:
     image_id: str
     pushed: PushedImage | None
     applied_tags: tuple[str, ...]
+    since_release: VulnDiff | None = None
 
 
 def plan_request(inputs: ActionInputs) -> PlanRequest:
@@ -122,6 +124,17 @@ def run(
             actions.warning(warning.message, title=warning.title)
         for notice in gated.notices:
             actions.notice(notice.message, title=notice.title)
+    # Before promotion moves `latest`: the findings against the last release's.
+    since_release = releasediff.report_release_diff(
+        harbor,
+        actions,
+        plan.project,
+        plan.repository,
+        digest,
+        plan.version,
+        plan.tags.release,
+        gated.decision,
+    )
     if not gated.passed:
         kept: tuple[str, ...] = (plan.tags.push_tag,)
         if not inputs.keep_blocked:
@@ -162,6 +175,7 @@ def run(
         image_id=built.image_id,
         pushed=pushed,
         applied_tags=(plan.tags.push_tag, *promotion.tags_after),
+        since_release=since_release,
     )
     # The summary reads top-down: the image and its tags, the gate's verdict, the signature.
     report(actions, result)

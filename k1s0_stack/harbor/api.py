@@ -414,6 +414,23 @@ def make_api(ctx: LocalHarbor) -> Blueprint:
         shown, headers = page(artifacts)
         return json_response([artifact_json(a, False) for a in shown], headers=headers)
 
+    @route("/projects/<project_name_or_id>/artifacts", "listArtifactsOfProject", ["GET"])
+    def list_artifacts_of_project(project_name_or_id: str) -> Response:
+        # Harbor: every repository's artifacts, accessories left out, newest push first.
+        project = harbor.project(
+            project_name_or_id, request.headers.get("X-Is-Resource-Name") == "true"
+        )
+        name = project["name"]
+        harbor.require(principal(), name, "artifact", "list")
+        artifacts = [
+            artifact
+            for repo in harbor.repositories(name)
+            for artifact in harbor.artifacts(name, repo["name"].partition("/")[2])
+        ]
+        artifacts.sort(key=lambda a: (a["push_time"], a["id"]), reverse=True)
+        shown, headers = page(artifacts)
+        return json_response([artifact_json(a, False) for a in shown], headers=headers)
+
     @route(artifact_rule, "getArtifact", ["GET"])
     def get_artifact(project_name: str, repository_name: str, reference: str) -> Response:
         artifact = find_artifact(project_name, repository_name, reference, "artifact", "read")

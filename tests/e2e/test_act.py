@@ -191,3 +191,65 @@ def test_parallel_runs_do_not_collide(e2e: Run, harbor: LocalHarbor) -> None:
         check_release(harbor, world)
     assert f"{worlds[0].project}/" not in results[1].summary
     assert f"{worlds[1].project}/" not in results[0].summary
+
+
+def test_a_second_release_says_what_changed_since_the_first(
+    e2e: Run, harbor: LocalHarbor, tmp_path: Path
+) -> None:
+    """Release 1.4.0 of a clean image, then 1.5.0 with a Medium finding: the second run's job
+    summary and `new-vulnerabilities` name the new finding against 1.4.0."""
+    first = e2e(
+        "action-repo",
+        "uses-action.yml",
+        version="1.4.0",
+        context=build_context("clean", tmp_path / "clean"),
+        name="first",
+    )
+    assert first.result is not None
+    assert first.result.returncode == 0, first.result.log[-6000:]
+    assert "no previous release below this version" in first.result.summary
+    second = e2e(
+        "action-repo",
+        "uses-action.yml",
+        version="1.5.0",
+        context=build_context("medium", tmp_path / "medium"),
+        name="second",
+        reuse=first,
+    )
+    result = second.result
+    assert result is not None
+    assert result.returncode == 0, result.log[-6000:]
+    (cve,) = FIXTURE_CVES["medium"]
+    previous = harbor_tags(harbor, second)["1.4.0"]
+    assert "## Since the last release" in result.summary
+    assert f"Since 1.4.0 ({previous[7:19]}): 1 new (1 medium), 0 fixed, 0 remaining" in (
+        result.summary
+    )
+    assert re.search(rf"\| 🆕 new \| \[{cve}\]\([^)]*\) \| Medium \|", result.summary)
+    new = json.loads(result.outputs["new-vulnerabilities"])
+    assert [(v["id"], v["severity"]) for v in new] == [(cve, "medium")]
+
+
+RESCAN_PERMISSIONS = ("pull", "scan", "artifact-read", "artifact-list", "repository-read")
+
+
+def test_the_rescan_workflow_rejudges_released_images(e2e: Run, harbor: LocalHarbor) -> None:
+    """A release, then the reusable rescan workflow called from a platform repository: it
+    rescans the released digest and passes; no tag moves."""
+    release = e2e("action-repo", "uses-action.yml", version="1.4.0", name="release")
+    check_release(harbor, release)
+    before = harbor_tags(harbor, release)
+    rescan = e2e(
+        "service-repo",
+        "rescan-caller.yml",
+        name="rescan",
+        reuse=release,
+        permissions=RESCAN_PERMISSIONS,
+    )
+    result = rescan.result
+    assert result is not None
+    assert result.returncode == 0, result.log[-6000:]
+    assert "1 deployable digests judged, 0 now failing the gate." in result.log
+    row = f"| `{release.repository}` | `latest`, `1.4.0` | `{before['latest'][7:19]}` | rescanned"
+    assert row in result.log
+    assert harbor_tags(harbor, release) == before

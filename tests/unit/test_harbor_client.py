@@ -17,6 +17,7 @@ from k1s0_action.harbor import (
     parse_overview,
     parse_project,
     parse_reports,
+    parse_sized_artifact,
 )
 from k1s0_action.policy import UNRECOGNISED
 
@@ -278,3 +279,20 @@ def test_retention_id_metadata(given: str, expected: int) -> None:
     assert (
         parse_project({"name": "p", "metadata": {"retention_id": given}}).retention_id == expected
     )
+
+
+def test_a_project_artifact_knows_its_repository_and_size() -> None:
+    """As Harbor 2.15 lists artifacts (repository_name carries the project, size in bytes)."""
+    body = {
+        "id": 7,
+        "digest": "sha256:" + "6" * 64,
+        "project_id": 2,
+        "repository_name": "k1s0-system/team/app",
+        "size": 1284,
+        "push_time": "2026-12-01T13:52:30.123Z",
+        "scan_overview": SUCCESS_2X,
+    }
+    found = parse_sized_artifact(body, "k1s0-system")
+    assert (found.repository, found.size) == ("team/app", 1284)
+    assert found.artifact.scan is not None and found.artifact.scan.duration == 2.75
+    assert parse_sized_artifact({}, "k1s0-system").size == 0
