@@ -1,4 +1,4 @@
-"""Command line: `k1s0-image plan | run | verify | kyverno-policy | retention-policy`."""
+"""Command line: `k1s0-image plan | run | verify | kyverno-policy | retention-policy | cleanup`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from k1s0_action.gha import Actions
 from k1s0_action.harbor import HarborClient
 from k1s0_action.inputs import raw_input, read_inputs
 from k1s0_action.kyverno import PolicyRequest, render_policy
-from k1s0_action.naming import harbor_project, parse_layer
+from k1s0_action.naming import Layer, harbor_project, parse_layer
 from k1s0_action.oidc import repository_identity_regexp
 from k1s0_action.plan import PlanRequest, make_plan
 from k1s0_action.retention import RetentionRequest, change
@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     retention.add_argument(
         "--apply", action="store_true", help="create or update the policy on the project"
     )
+    _cleanup_parser(commands)
     return parser
 
 
@@ -226,6 +227,93 @@ def retention_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
+def _cleanup_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cleanup = commands.add_parser(
+        "cleanup",
+        help="delete branch builds 7 days after their pull request ended (rules T6, R3)",
+        description="Dry run unless --apply. Credentials: HARBOR_USERNAME, HARBOR_PASSWORD and "
+        "GITHUB_TOKEN (pull-requests: read, contents: read) from the environment.",
+    )
+    cleanup.add_argument("--harbor-url", default="", help="e.g. https://harbor.example.com")
+    cleanup.add_argument("--project-prefix", default="k1s0", help="layer projects <prefix>-<layer>")
+    cleanup.add_argument(
+        "--layer", action="append", default=[], help="a layer to walk (repeat; default: all four)"
+    )
+    cleanup.add_argument(
+        "--project", action="append", default=[], help="instead of layers: a Harbor project"
+    )
+    cleanup.add_argument(
+        "--repository",
+        action="append",
+        default=[],
+        help="OWNER/NAME whose builds to judge (repeat; default GITHUB_REPOSITORY; '*' = all)",
+    )
+    cleanup.add_argument("--after", default="7d", help="how long after the merge (default 7d)")
+    cleanup.add_argument(
+        "--github-api-url", default="", help="default: GITHUB_API_URL, else https://api.github.com"
+    )
+    cleanup.add_argument(
+        "--wait-budget",
+        default="600",
+        help="seconds (or 10m) to wait out GitHub's rate limits before stopping (default 600)",
+    )
+    cleanup.add_argument("--apply", action="store_true", help="delete (default: dry run)")
+
+
+def cleanup_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from k1s0_action.cleanup import parse_after
+    from k1s0_action.cleanup_run import CleanupRequest, run_cleanup
+    from k1s0_action.github_api import GitHubClient
+    from k1s0_action.inputs import parse_seconds
+
+    if not args.harbor_url:
+        raise InputError("harbor-url", "is required, e.g. --harbor-url https://harbor.example.com")
+    if args.project and args.layer:
+        raise InputError("project", "give either --project or --layer, not both")
+    projects = tuple(args.project) or tuple(
+        harbor_project(args.project_prefix, parse_layer(layer))
+        for layer in (args.layer or [layer.value for layer in Layer])
+    )
+    repositories = tuple(args.repository) or (
+        (env["GITHUB_REPOSITORY"],) if env.get("GITHUB_REPOSITORY") else ()
+    )
+    if not repositories:
+        raise InputError(
+            "repository", "give --repository OWNER/NAME (or '*'), or set GITHUB_REPOSITORY"
+        )
+    token = env.get("GITHUB_TOKEN", "")
+    if not token:
+        raise InputError("GITHUB_TOKEN", "set it to a token with pull-requests: read")
+    harbor = _harbor_client(args, env)
+    actions = Actions(env)
+    if env.get("GITHUB_ACTIONS") == "true":
+        for secret in (token, env.get("HARBOR_PASSWORD", "")):
+            actions.mask(secret)
+    github = GitHubClient(
+        token,
+        args.github_api_url or env.get("GITHUB_API_URL", ""),
+        wait_budget=parse_seconds("wait-budget", args.wait_budget),
+        on_wait=actions.info,
+    )
+    request = CleanupRequest(
+        projects=projects,
+        repositories=repositories,
+        after=parse_after(args.after),
+        apply=args.apply,
+        now=datetime.now(UTC),
+    )
+    result = run_cleanup(harbor, github, request, actions.info)
+    report = result.markdown(args.apply)
+    actions.info(report)
+    actions.summary(report)
+    if result.stopped:
+        actions.warning(result.stopped, title="cleanup stopped early")
+    if result.failed:
+        actions.error(result.failed, title="cleanup failed")
+        return EXIT_FAILURE
+    return 0
+
+
 def plan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     def value(flag: str) -> str:
         given = getattr(args, flag.replace("-", "_"))
@@ -283,6 +371,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         "verify": verify_command,
         "kyverno-policy": kyverno_command,
         "retention-policy": retention_command,
+        "cleanup": cleanup_command,
     }
     try:
         return commands[args.command](args, environment)
