@@ -85,6 +85,7 @@ class GitHubClient:
             seconds_between_requests=None,
             seconds_between_writes=None,
             timeout=30,
+            lazy=True,  # a repository object costs no request
         )
         self.budget = wait_budget
         self.waited = 0.0
@@ -154,7 +155,7 @@ class GitHubClient:
         owner = repository.split("/", 1)[0]
 
         def fetch() -> tuple[PullRequest, ...]:
-            repo = self.github.get_repo(repository, lazy=True)
+            repo = self.github.get_repo(repository)
             found = repo.get_pulls(state="all", head=f"{owner}:{branch}")
             return tuple(_pull(p) for p in found if p.head.ref == branch)
 
@@ -168,7 +169,7 @@ class GitHubClient:
 
     def branch_exists(self, repository: str, branch: str) -> bool:
         def fetch() -> bool:
-            self.github.get_repo(repository, lazy=True).get_branch(branch)
+            self.github.get_repo(repository).get_branch(branch)
             return True
 
         try:
