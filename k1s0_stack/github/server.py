@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +69,9 @@ class LocalGitHub:
         self._faults: list[RateLimitFault] = []
         self._violations: list[str] = []
         self.requests: list[str] = []  # "GET /repos/o/r/pulls?..." as received
+        # Called with each request's "METHOD /path?query" before it is answered: lets a test
+        # make something happen at a given point of a run (e.g. a fault elsewhere).
+        self.on_request: Callable[[str], None] | None = None
         self._server: BaseWSGIServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -245,7 +248,10 @@ def create_app(ctx: LocalGitHub) -> Flask:
 
     @app.before_request
     def before() -> Response | None:
-        ctx.requests.append(f"{request.method} {request.full_path.rstrip('?')}")
+        seen = f"{request.method} {request.full_path.rstrip('?')}"
+        ctx.requests.append(seen)
+        if ctx.on_request is not None:
+            ctx.on_request(seen)
         given = request.headers.get("Authorization", "")
         scheme, _, token = given.partition(" ")
         if scheme.lower() not in ("token", "bearer") or token != ctx.token:

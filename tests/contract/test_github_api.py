@@ -115,7 +115,8 @@ def test_the_cleanup_client_waits_within_its_budget_then_stops(github: LocalGitH
     assert cleanup.branch_exists(REPO, "gone-soon")
     assert waits == [3.0, 3.0]
     github.rate_limit(count=1, status=403, reset_in=3600)
-    with pytest.raises(GitHubRateLimited, match=r"lifts in 3[56]\d\ds .* budget of 10s \(6s used\)"):
+    limited = r"lifts in 3[56]\d\ds .* budget of 10s \(6s used\)"
+    with pytest.raises(GitHubRateLimited, match=limited):
         cleanup.pulls_for_branch(REPO, "gone-soon")
     assert waits == [3.0, 3.0]
 
