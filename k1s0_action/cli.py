@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -246,7 +247,8 @@ def _cleanup_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "--repository",
         action="append",
         default=[],
-        help="OWNER/NAME whose builds to judge (repeat; default GITHUB_REPOSITORY; '*' = all)",
+        help="OWNER/NAME whose builds to judge (repeat; default GITHUB_REPOSITORY; '*' = all; "
+        "a token sees only the repositories it was granted)",
     )
     cleanup.add_argument("--after", default="7d", help="how long after the merge (default 7d)")
     cleanup.add_argument(
@@ -268,13 +270,15 @@ def cleanup_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     if not args.harbor_url:
         raise InputError("harbor-url", "is required, e.g. --harbor-url https://harbor.example.com")
-    if args.project and args.layer:
+    if any(args.project) and any(args.layer):
         raise InputError("project", "give either --project or --layer, not both")
-    projects = tuple(args.project) or tuple(
-        harbor_project(args.project_prefix, parse_layer(layer))
-        for layer in (args.layer or [layer.value for layer in Layer])
+    # --layer repeats, or lists several ("system business"), as the reusable workflow passes them
+    layers = [name for given in args.layer for name in re.split(r"[\s,]+", given) if name]
+    projects = tuple(p for given in args.project for p in re.split(r"[\s,]+", given) if p) or tuple(
+        harbor_project(args.project_prefix or "k1s0", parse_layer(layer))
+        for layer in (layers or [layer.value for layer in Layer])
     )
-    repositories = tuple(args.repository) or (
+    repositories = tuple(r for r in args.repository if r) or (
         (env["GITHUB_REPOSITORY"],) if env.get("GITHUB_REPOSITORY") else ()
     )
     if not repositories:
