@@ -50,9 +50,9 @@ class CleanupResult:
         return sum(1 for row in self.rows if row.outcome == outcome)
 
     def headline(self, apply: bool) -> str:
-        verb = "deleted" if apply else "would delete"
+        done = self.count("deleted" if apply else "would delete")
         parts = [
-            f"{self.count(verb)} branch build(s) {verb}",
+            f"{done} branch build(s) {'deleted' if apply else 'to delete'}",
             f"{self.count('kept')} kept",
             f"{self.skipped} other artifact(s) left alone",
         ]

@@ -208,7 +208,7 @@ def test_dry_run_changes_nothing_and_shows_the_table(world: World, tmp_path: Pat
     assert (code, err) == (0, "")
     assert world.left() == before == all_tags(world)
     assert "dry run: nothing deleted" in out
-    assert "5 branch build(s) would delete, 4 kept, 4 other artifact(s) left alone" in out
+    assert "5 branch build(s) to delete, 4 kept, 4 other artifact(s) left alone" in out
     assert "| image | tag | branch | PR | merged at | action |" in out
     rows = [line for line in out.splitlines() if line.startswith(f"| {world.project}/auth |")]
     by_tag = {row.split(" | ")[1]: row for row in rows}
