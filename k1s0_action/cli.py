@@ -288,6 +288,8 @@ def cleanup_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     token = env.get("GITHUB_TOKEN", "")
     if not token:
         raise InputError("GITHUB_TOKEN", "set it to a token with pull-requests: read")
+    after = parse_after(args.after)
+    budget = parse_seconds("wait-budget", args.wait_budget)
     harbor = _harbor_client(args, env)
     actions = Actions(env)
     if env.get("GITHUB_ACTIONS") == "true":
@@ -296,13 +298,13 @@ def cleanup_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     github = GitHubClient(
         token,
         args.github_api_url or env.get("GITHUB_API_URL", ""),
-        wait_budget=parse_seconds("wait-budget", args.wait_budget),
+        wait_budget=budget,
         on_wait=actions.info,
     )
     request = CleanupRequest(
         projects=projects,
         repositories=repositories,
-        after=parse_after(args.after),
+        after=after,
         apply=args.apply,
         now=datetime.now(UTC),
     )
