@@ -117,6 +117,8 @@ def test_the_cleanup_workflow_deletes_builds_merged_a_week_ago(
         for tag in a.tags
     }  # fmt: skip
     summary = result.summary
+    ran = [line for line in result.log.splitlines() if "docker run image=act-" in line]
+    assert f"{project}/svc" in summary, f"{prefix}: {ran}\n{summary}"
     assert "| image | tag | branch | PR | merged at | action |" in summary
     if apply:
         assert left == {tags["feature/new"]}
