@@ -1,4 +1,4 @@
-"""Command line: `k1s0-image plan | run | gate | rescan | verify | kyverno-policy`, and more.
+"""Command line: `k1s0-image plan | run | gate | rescan | cleanup | verify | kyverno-policy`, ...
 
 Also `retention-policy`; `k1s0-image --help` lists every command.
 """
@@ -30,7 +30,7 @@ from k1s0_action.inputs import (
     read_inputs,
 )
 from k1s0_action.kyverno import PolicyRequest, render_policy
-from k1s0_action.naming import harbor_project, parse_layer
+from k1s0_action.naming import Layer, harbor_project, parse_layer
 from k1s0_action.oidc import repository_identity_regexp
 from k1s0_action.plan import PlanRequest, make_plan
 from k1s0_action.policy import SEVERITIES
@@ -135,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
         "--apply", action="store_true", help="create or update the policy on the project"
     )
     _rescan_parser(commands)
+    _cleanup_parser(commands)
     return parser
 
 
@@ -366,6 +367,98 @@ def _json_line(value: Mapping[str, object]) -> str:
     return json.dumps(value).replace("##[", "##\\u005b")
 
 
+def _cleanup_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cleanup = commands.add_parser(
+        "cleanup",
+        help="delete branch builds 7 days after their pull request ended (rules T6, R3)",
+        description="Dry run unless --apply. Credentials: HARBOR_USERNAME, HARBOR_PASSWORD and "
+        "GITHUB_TOKEN (pull-requests: read, contents: read) from the environment.",
+    )
+    cleanup.add_argument("--harbor-url", default="", help="e.g. https://harbor.example.com")
+    cleanup.add_argument("--project-prefix", default="k1s0", help="layer projects <prefix>-<layer>")
+    cleanup.add_argument(
+        "--layer", action="append", default=[], help="a layer to walk (repeat; default: all four)"
+    )
+    cleanup.add_argument(
+        "--project", action="append", default=[], help="instead of layers: a Harbor project"
+    )
+    cleanup.add_argument(
+        "--repository",
+        action="append",
+        default=[],
+        help="OWNER/NAME whose builds to judge (repeat; default GITHUB_REPOSITORY; '*' = all; "
+        "a token sees only the repositories it was granted)",
+    )
+    cleanup.add_argument("--after", default="7d", help="how long after the merge (default 7d)")
+    cleanup.add_argument(
+        "--github-api-url", default="", help="default: GITHUB_API_URL, else https://api.github.com"
+    )
+    cleanup.add_argument(
+        "--wait-budget",
+        default="600",
+        help="seconds (or 10m) to wait out GitHub's rate limits before stopping (default 600)",
+    )
+    cleanup.add_argument("--apply", action="store_true", help="delete (default: dry run)")
+
+
+def cleanup_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from k1s0_action.cleanup import parse_after
+    from k1s0_action.cleanup_run import CleanupRequest, run_cleanup
+    from k1s0_action.github_api import GitHubClient
+    from k1s0_action.inputs import parse_seconds
+
+    if not args.harbor_url:
+        raise InputError("harbor-url", "is required, e.g. --harbor-url https://harbor.example.com")
+    if any(args.project) and any(args.layer):
+        raise InputError("project", "give either --project or --layer, not both")
+    # --layer repeats, or lists several ("system business"), as the reusable workflow passes them
+    layers = [name for given in args.layer for name in re.split(r"[\s,]+", given) if name]
+    projects = tuple(p for given in args.project for p in re.split(r"[\s,]+", given) if p) or tuple(
+        harbor_project(args.project_prefix or "k1s0", parse_layer(layer))
+        for layer in (layers or [layer.value for layer in Layer])
+    )
+    repositories = tuple(r for r in args.repository if r) or (
+        (env["GITHUB_REPOSITORY"],) if env.get("GITHUB_REPOSITORY") else ()
+    )
+    if not repositories:
+        raise InputError(
+            "repository", "give --repository OWNER/NAME (or '*'), or set GITHUB_REPOSITORY"
+        )
+    token = env.get("GITHUB_TOKEN", "")
+    if not token:
+        raise InputError("GITHUB_TOKEN", "set it to a token with pull-requests: read")
+    after = parse_after(args.after)
+    budget = parse_seconds("wait-budget", args.wait_budget)
+    harbor = _harbor_client(args, env)
+    actions = Actions(env)
+    if env.get("GITHUB_ACTIONS") == "true":
+        for secret in (token, env.get("HARBOR_PASSWORD", "")):
+            actions.mask(secret)
+    github = GitHubClient(
+        token,
+        args.github_api_url or env.get("GITHUB_API_URL", ""),
+        wait_budget=budget,
+        on_wait=actions.info,
+    )
+    request = CleanupRequest(
+        projects=projects,
+        repositories=repositories,
+        after=after,
+        apply=args.apply,
+        now=datetime.now(UTC),
+    )
+    result = run_cleanup(harbor, github, request, actions.info)
+    report = result.markdown(args.apply)
+    actions.info(report)
+    actions.summary(report)
+    if result.stopped:
+        actions.warning(result.stopped, title="cleanup stopped early")
+    if result.failed:
+        actions.error(result.failed, title="cleanup failed")
+        return EXIT_FAILURE
+    return 0
+
+
 def plan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     def value(flag: str) -> str:
         given = getattr(args, flag.replace("-", "_"))
@@ -518,6 +611,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         "kyverno-policy": kyverno_command,
         "retention-policy": retention_command,
         "rescan": rescan_command,
+        "cleanup": cleanup_command,
     }
     try:
         return commands[args.command](args, environment)

@@ -720,11 +720,12 @@ class HarborClient:
                 "X-Accept-Vulnerabilities": ACCEPT_VULNERABILITIES,
             },
         )
-        items = response.json() or []
-        return [parse_sized_artifact(item, project) for item in items if isinstance(item, Mapping)]
+        items = self._list(response, "listArtifactsOfProject")
+        return [parse_sized_artifact(item, project) for item in items]
 
+    # -- branch-build cleanup (and rescans) ---------------------------------------------------
     def list_repositories(self, project: str) -> Iterator[str]:
-        """The names (without the project) of the project's repositories, page by page."""
+        """The names (without the project) of every repository in the project, page by page."""
         page = 1
         while True:
             response = self._call(
@@ -734,14 +735,50 @@ class HarborClient:
                 f"repositories of project {project}",
                 params={"page": str(page), "page_size": str(PAGE_SIZE)},
             )
-            items = response.json() or []
+            items = self._list(response, "listRepositories")
             for item in items:
-                name = str(item.get("name") or "") if isinstance(item, Mapping) else ""
-                if name:
-                    yield name.removeprefix(f"{project}/")
+                name = str(item.get("name") or "")
+                if name.startswith(project + "/"):
+                    yield name[len(project) + 1 :]
             if len(items) < PAGE_SIZE:
                 return
             page += 1
+
+    def list_labelled_artifacts(
+        self, project: str, repository: str
+    ) -> Iterator[tuple[Artifact, dict[str, str]]]:
+        """Every artifact of the repository with its tags and its image config's labels
+        (`extra_attrs.config.Labels`), page by page."""
+        page = 1
+        while True:
+            response = self._call(
+                "GET",
+                f"{self._repo_path(project, repository)}/artifacts",
+                "listArtifacts",
+                f"repository {project}/{repository}",
+                params={"page": str(page), "page_size": str(PAGE_SIZE), "with_tag": "true"},
+            )
+            items = self._list(response, "listArtifacts")
+            for item in items:
+                yield parse_artifact(item), parse_labels(item)
+            if len(items) < PAGE_SIZE:
+                return
+            page += 1
+
+    def delete_artifact(self, project: str, repository: str, reference: str) -> None:
+        """Deletes the artifact with its tags and accessories (e.g. the cosign signature)."""
+        self._call(
+            "DELETE",
+            self._artifact_path(project, repository, reference),
+            "deleteArtifact",
+            f"artifact {project}/{repository}@{reference}",
+        )
+
+
+def parse_labels(body: Mapping[str, Any]) -> dict[str, str]:
+    """The image config's labels Harbor shows in `extra_attrs.config.Labels`."""
+    labels = _mapping(_mapping(_mapping(body.get("extra_attrs")).get("config")).get("Labels"))
+    return {str(k): str(v) for k, v in labels.items() if isinstance(v, str)}
 
 
 @dataclass(frozen=True)
