@@ -42,6 +42,9 @@ DEFAULTS: dict[str, str] = {
     "trusted-root": "",
     "tlog-upload": "true",
     "certificate-oidc-issuer": "https://token.actions.githubusercontent.com",
+    "conformance": "enforce",
+    "port": "8080",
+    "approved-bases": "",
 }
 
 SECRET_INPUTS = ("harbor-password",)
