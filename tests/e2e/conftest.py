@@ -136,6 +136,7 @@ def e2e(
         layer: str = "system",
         context: Path | None = None,
         name: str = "run",
+        extra_variables: dict[str, str] | None = None,
     ) -> E2E:
         number = next(_numbers)
         prefix = f"e2e{os.getpid()}n{number}"
@@ -189,6 +190,7 @@ def e2e(
         }
         if context is not None:
             variables["CONTEXT"] = "e2e-context"
+        variables.update(extra_variables or {})
         secrets = {"HARBOR_USERNAME": robot.name, "HARBOR_PASSWORD": robot.secret}
         env: dict[str, str] = {}
         if grants_id_token(yaml.safe_load(flow.read_text())):
