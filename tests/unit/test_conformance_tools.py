@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from k1s0_action import cli, conformance, dockerfile_facts, hadolint, init
+from k1s0_action import cli, conformance, conformance_check, dockerfile_facts, hadolint, init
 from k1s0_action.errors import InputError
+from k1s0_action.gha import Actions
 from k1s0_action.image_facts import scan_export
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,3 +267,37 @@ def test_init_bad_input(
     assert cli.main(["init", *args, "--dir", str(tmp_path / "x")], env={}) == 2
     assert named in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+# -- the pipeline's step: annotations and the summary -------------------------------------------
+
+
+def report_of(mode: str) -> conformance.ConformanceReport:
+    facts = dockerfile_facts.parse("FROM ubuntu:24.04\nUSER 1\nEXPOSE 8080\n")
+    lint = hadolint.LintResult(True, (hadolint.Finding("DL3007", "warning", 1, 1, "pin it"),))
+    results = conformance.dockerfile_rules(facts, conformance.Settings(mode=mode))
+    return conformance.ConformanceReport("Dockerfile", "", mode, results, lint)
+
+
+@pytest.mark.parametrize(("mode", "command"), [("enforce", "::error"), ("warn", "::warning")])
+def test_publish_annotates_each_broken_rule_and_writes_the_table(
+    mode: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = tmp_path / "summary.md"
+    summary.touch()
+    actions = Actions({"GITHUB_STEP_SUMMARY": str(summary)}, stream=io.StringIO())
+    conformance_check.publish(report_of(mode), actions)
+    out = capsys.readouterr().out.splitlines()
+    rules = [line for line in out if line.startswith(command) and "image rule" in line]
+    assert [line.split("::", 2)[2].split(":")[0] for line in rules] == ["S1", "S2", "S3"]
+    assert any(line.startswith("::warning") and "hadolint DL3007" in line for line in out)
+    table = summary.read_text()
+    assert "### Image rules (S1-S5, V4)" in table and "[DL3007]" in table
+
+
+def test_off_or_no_settings_skip_the_check_without_the_engine() -> None:
+    actions = Actions({}, stream=io.StringIO())
+    off = conformance.Settings(mode="off")
+    for settings in (None, off):
+        skipped = conformance_check.after_build(None, settings, Path("x"), (), "", "i", actions)
+        assert skipped is None
