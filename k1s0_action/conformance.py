@@ -617,7 +617,7 @@ def _is_alpine(image: ImageFacts) -> bool:
     return image.has("etc/alpine-release")
 
 
-def _busybox_shell(image: ImageFacts, path: str) -> bool:
+def _busybox_applet(image: ImageFacts, path: str) -> bool:
     target = image.link_target(path)
     return "busybox" in PurePosixPath(target).name
 
@@ -626,8 +626,12 @@ def rule_image_tools(image: ImageFacts) -> RuleResult:
     shells = [p for p in SHELLS if image.has(p)]
     managers = [p for p in PACKAGE_MANAGERS if image.has(p)]
     if _is_alpine(image):
-        shells = [p for p in shells if p not in _ALPINE_ACCEPTED and not _busybox_shell(image, p)]
-        managers = [p for p in managers if p not in _ALPINE_ACCEPTED]
+        # busybox is accepted as a whole, with every applet linked to it (sh, and on some builds
+        # dpkg or rpm applets too); anything else is a tool added on top.
+        shells = [p for p in shells if p not in _ALPINE_ACCEPTED and not _busybox_applet(image, p)]
+        managers = [
+            p for p in managers if p not in _ALPINE_ACCEPTED and not _busybox_applet(image, p)
+        ]
     if not shells and not managers:
         found = (
             "Alpine: only busybox and apk, which S2 allows"

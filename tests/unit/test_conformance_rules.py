@@ -368,6 +368,8 @@ ALPINE = ("etc/alpine-release", "bin/busybox", "bin/sh", "sbin/apk")
         (ALPINE, (("bin/sh", "busybox"),), "pass", "Alpine"),
         ((*ALPINE, "bin/bash"), (("bin/sh", "/bin/busybox"),), "fail", "a shell (/bin/bash)"),
         ((*ALPINE, "usr/bin/dpkg"), (("bin/sh", "/bin/busybox"),), "fail", "/usr/bin/dpkg"),
+        # busybox's own dpkg applet is busybox, which Alpine may have
+        ((*ALPINE, "bin/dpkg"), (("bin/sh", "busybox"), ("bin/dpkg", "busybox")), "pass", "Alpine"),
         (ALPINE, (("bin/sh", "/bin/bash"),), "fail", "a shell (/bin/sh)"),
     ],
 )
