@@ -173,7 +173,7 @@ def test_root_user_breaks_s4_in_the_dockerfile_and_the_image(
     build: Build, docker_api: docker.APIClient
 ) -> None:
     built = build(
-        DISTROLESS_OK.replace(":nonroot", ":latest").replace("USER nonroot:nonroot\n", "")
+        DISTROLESS_OK.replace("USER nonroot:nonroot\n", "").replace(":nonroot", ":latest")
     )
     results = check(docker_api, built)
     assert broken(results) == [
