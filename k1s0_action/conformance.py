@@ -14,10 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
+from typing import Any
 
 from k1s0_action.dockerfile_facts import DockerfileFacts, Instruction, copy_of
 from k1s0_action.errors import ActionError, InputError
-from k1s0_action.hadolint import LintResult
+from k1s0_action.hadolint import LintResult, sarif_run
 from k1s0_action.image_facts import ImageFacts
 from k1s0_action.inputs import parse_choice, raw_input
 
@@ -722,3 +723,12 @@ def summary_markdown(report: ConformanceReport) -> str:
 def messages(report: ConformanceReport) -> tuple[str, ...]:
     """One line per broken rule, rule id first."""
     return tuple(r.message() for r in report.broken)
+
+
+def hadolint_sarif_run(report: ConformanceReport, location: str) -> dict[str, Any] | None:
+    """hadolint's findings as one SARIF 2.1.0 run (every result at warning level), for the same
+    SARIF file as the scan's; None when hadolint did not run. `location` is the Dockerfile's
+    workspace-relative URI."""
+    if report.lint is None or not report.lint.ran:
+        return None
+    return sarif_run(report.lint.findings, location)

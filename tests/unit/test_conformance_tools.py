@@ -301,3 +301,15 @@ def test_off_or_no_settings_skip_the_check_without_the_engine() -> None:
     for settings in (None, off):
         skipped = conformance_check.after_build(None, settings, Path("x"), (), "", "i", actions)
         assert skipped is None
+
+
+def test_hadolint_sarif_run_for_the_report() -> None:
+    run = conformance.hadolint_sarif_run(report_of("enforce"), "svc/Dockerfile")
+    assert run is not None
+    assert run["tool"]["driver"]["name"] == "hadolint"
+    assert [r["level"] for r in run["results"]] == ["warning"]
+    assert run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "svc/Dockerfile"
+    }
+    not_run = conformance.ConformanceReport("D", "", "enforce", (), hadolint.LintResult(False))
+    assert conformance.hadolint_sarif_run(not_run, "D") is None
