@@ -202,7 +202,7 @@ def base_kind(reference: str) -> str:
     parts = ref.repository.split("/")
     if "distroless" in parts or parts[-1].startswith("distroless"):
         return "distroless"
-    if parts[-1] == "alpine" or "alpine" in ref.tag.split("-"):
+    if parts[-1] == "alpine" or any(t.startswith("alpine") for t in ref.tag.split("-")):
         return "alpine"
     return "other"
 

@@ -64,6 +64,7 @@ def test_the_last_stage_built_from_a_build_stage_breaks_s1() -> None:
         ("gcr.io/distroless/static-debian12:nonroot", "distroless"),
         ("alpine:3.20", "alpine"),
         ("nginx:1.27-alpine", "alpine"),
+        ("python:3.12-alpine3.20", "alpine"),
         ("nginx:1.27-alpine@sha256:" + "a" * 64, "alpine"),
         ("scratch", "scratch"),
         ("ubuntu:24.04", "other"),
@@ -111,6 +112,13 @@ def test_s3_default_table_and_the_input_extend_each_other() -> None:
     # An approved base the name cannot classify counts as S2-compliant: the org vouches for it.
     other = "harbor.example.com/k1s0-infra/base:1.0"
     assert not results(text, extended, RUNTIME=other)["S2 runtime base"].broken
+
+
+def test_platform_flags_of_a2_are_understood() -> None:
+    text = RUST_OK.replace("FROM rust", "FROM --platform=$BUILDPLATFORM rust").replace(
+        "FROM gcr.io", "FROM --platform=linux/amd64 gcr.io"
+    )
+    assert [r.message() for r in results(text).values() if r.broken] == []
 
 
 def test_build_args_resolve_the_final_base() -> None:
