@@ -578,13 +578,13 @@ def rule_image_user(image: ImageFacts, kind: str) -> RuleResult:
     user = image.user.split(":", 1)[0].strip()
     uid = user if user.isdigit() else _uid_of(user, image.text("etc/passwd"))
     if _is_root(user) or uid == "0":
-        shown = f"'{image.user}'" if image.user else "no user (root)"
+        shown = f"Config.User '{image.user}'" if image.user else "no Config.User"
         return RuleResult(
             "S4",
             "image runs as non-root",
             "image",
             Outcome.BROKEN,
-            f"the image runs as root (Config.User {shown})",
+            f"the image runs as root ({shown})",
             _user_fix(kind),
         )
     detail = f" (uid {uid})" if uid and uid != user else ""

@@ -181,8 +181,7 @@ def test_root_user_breaks_s4_in_the_dockerfile_and_the_image(
         "S4 image image runs as non-root",
     ]
     assert results["S4 image image runs as non-root"].message() == (
-        "S4: the image runs as root (Config.User no user (root)); "
-        "add `USER nonroot:nonroot` to the last stage"
+        "S4: the image runs as root (no Config.User); add `USER nonroot:nonroot` to the last stage"
     )
 
 

@@ -339,8 +339,7 @@ def test_image_user(user: str, outcome: str) -> None:
 def test_image_root_message() -> None:
     (line,) = [r.message() for r in image_results(image(user="")) if r.broken]
     assert line == (
-        "S4: the image runs as root (Config.User no user (root)); "
-        "add `USER nonroot:nonroot` to the last stage"
+        "S4: the image runs as root (no Config.User); add `USER nonroot:nonroot` to the last stage"
     )
 
 
