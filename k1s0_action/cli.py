@@ -1,6 +1,6 @@
-"""Command line: `k1s0-image plan | run | gate | rescan | cleanup | verify | kyverno-policy`, ...
+"""Command line: `k1s0-image plan | run | gate | verify | conformance | init | rescan | cleanup`.
 
-Also `retention-policy`; `k1s0-image --help` lists every command.
+Also `kyverno-policy` and `retention-policy`; `k1s0-image --help` lists every command.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from k1s0_action.conformance import settings_from_env
 from k1s0_action.context import git_context, load_event
 from k1s0_action.errors import ActionError, InputError
 from k1s0_action.gate import GateSettings, counts, report_for, scan_gate
@@ -134,6 +135,34 @@ def _parser() -> argparse.ArgumentParser:
     retention.add_argument(
         "--apply", action="store_true", help="create or update the policy on the project"
     )
+    conform = commands.add_parser(
+        "conformance",
+        help="check a Dockerfile (and a local image) against the image rules S1-S5 and V4",
+        description="Exit 0 when every rule holds, 1 with one line per broken rule (its id "
+        "first), 2 on bad input. hadolint's findings are printed as warnings on stderr.",
+    )
+    conform.add_argument("--dockerfile", default="", help="default: <context>/Dockerfile")
+    conform.add_argument("--context", default=".", help="the build context (default .)")
+    conform.add_argument("--image", default="", help="a local image to check too, e.g. app:dev")
+    conform.add_argument("--port", default="8080", help="the port the image serves, or none")
+    conform.add_argument(
+        "--approved-base",
+        action="append",
+        default=[],
+        help="an approved runtime base pattern besides S3's (repeatable), e.g. 'org/base:1.*'",
+    )
+    conform.add_argument("--build-arg", action="append", default=[], help="KEY=VALUE")
+    conform.add_argument("--target", default="", help="the stage that becomes the image")
+
+    init = commands.add_parser(
+        "init", help="write an S3 template: Dockerfile, .dockerignore, nginx config, workflow"
+    )
+    init.add_argument("--template", required=True, choices=("rust", "react", "flutter-web"))
+    init.add_argument("--service", default="", help="service name (default: the directory's)")
+    init.add_argument("--dir", default=".", help="where to write (default .)")
+    init.add_argument("--layer", default="", help="the workflow's layer (default service)")
+    init.add_argument("--domain", default="", help="the business domain (layer business)")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
     _rescan_parser(commands)
     _cleanup_parser(commands)
     return parser
@@ -172,6 +201,70 @@ def _rescan_parser(commands: Any) -> None:
         default=None,
         help="one GitHub issue per failing image (GITHUB_TOKEN, GITHUB_REPOSITORY)",
     )
+
+
+def conformance_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from k1s0_action import conformance, conformance_check, engine
+    from k1s0_action.errors import BuildError
+    from k1s0_action.inputs import parse_build_args
+
+    context = Path(args.context)
+    dockerfile = Path(args.dockerfile) if args.dockerfile else context / "Dockerfile"
+    if not context.is_dir():
+        raise InputError("context", f"'{context}' is not a directory")
+    if not dockerfile.is_file():
+        raise InputError("dockerfile", f"'{dockerfile}' does not exist")
+    settings = conformance.Settings(
+        mode="enforce",
+        port=conformance.parse_port(args.port),
+        approved_bases=conformance.parse_patterns("\n".join(args.approved_base)),
+    )
+    request = conformance_check.CheckRequest(
+        dockerfile=dockerfile,
+        settings=settings,
+        build_args=parse_build_args("\n".join(args.build_arg)),
+        target=args.target,
+        image=args.image,
+    )
+    try:
+        client = engine.connect() if args.image else None
+        report = conformance_check.check(request, client=client, env=env)
+    except BuildError as error:
+        print(f"error: {error.diagnostics()}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in conformance.messages(report):
+        print(line)
+    lint = report.lint
+    if lint is not None and not lint.ran:
+        print(f"warning: hadolint: {lint.note}", file=sys.stderr)
+    for finding in lint.findings if lint is not None else ():
+        print(
+            f"warning: hadolint {finding.code} (line {finding.line}): {finding.message}",
+            file=sys.stderr,
+        )
+    checked = len([r for r in report.results if r.outcome != conformance.Outcome.NOT_APPLICABLE])
+    if report.passed:
+        print(f"{dockerfile}: all {checked} applicable image rules hold", file=sys.stderr)
+        return 0
+    return EXIT_FAILURE
+
+
+def init_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from k1s0_action import init
+
+    written = init.write(
+        init.InitRequest(
+            template=args.template,
+            service=args.service,
+            directory=Path(args.dir),
+            layer=args.layer,
+            domain=args.domain,
+            force=args.force,
+        )
+    )
+    for path in written:
+        print(path)
+    return 0
 
 
 def _identity_flags(parser: argparse.ArgumentParser) -> None:
@@ -494,8 +587,9 @@ def run_command(env: Mapping[str, str]) -> int:
     actions = Actions(env)
     try:
         inputs = read_inputs(env)
+        conformance = settings_from_env(env)
         context = git_context(env, load_event(env.get("GITHUB_EVENT_PATH", "")))
-        pipeline.run(inputs, context, actions)
+        pipeline.run(inputs, context, actions, conformance=conformance)
     except ActionError as error:
         actions.error(error.diagnostics())
         return EXIT_FAILURE
@@ -612,6 +706,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         "retention-policy": retention_command,
         "rescan": rescan_command,
         "cleanup": cleanup_command,
+        "conformance": conformance_command,
+        "init": init_command,
     }
     try:
         return commands[args.command](args, environment)

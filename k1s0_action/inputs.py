@@ -48,6 +48,9 @@ DEFAULTS: dict[str, str] = {
     "layers": "system,business,service,infra",
     "max-age": "24h",
     "open-issues": "false",
+    "conformance": "enforce",
+    "port": "8080",
+    "approved-bases": "",
 }
 
 SECRET_INPUTS = ("harbor-password",)

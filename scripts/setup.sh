@@ -37,3 +37,4 @@ fi
 "$root/scripts/trivy-db.sh" >/dev/null
 "$root/scripts/dockerd.sh" start
 "$root/scripts/base-images.sh"
+"$root/scripts/standin-images.sh"

@@ -147,6 +147,7 @@ def e2e(
         name: str = "run",
         reuse: E2E | None = None,
         permissions: tuple[str, ...] = PERMISSIONS,
+        extra_variables: dict[str, str] | None = None,
     ) -> E2E:
         """`reuse`: run in an earlier run's project and service (e.g. a second release)."""
         number = next(_numbers)
@@ -203,6 +204,7 @@ def e2e(
         }
         if context is not None:
             variables["CONTEXT"] = "e2e-context"
+        variables.update(extra_variables or {})
         secrets = {"HARBOR_USERNAME": robot.name, "HARBOR_PASSWORD": robot.secret}
         env: dict[str, str] = {}
         if grants_id_token(yaml.safe_load(flow.read_text())):
