@@ -251,7 +251,7 @@ def plan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         registry=value("registry"),
         project_prefix=value("project-prefix"),
     )
-    print(make_plan(request, context, datetime.now(UTC)).to_json())
+    print(make_plan(request, context, context.created(datetime.now(UTC))).to_json())
     return 0
 
 

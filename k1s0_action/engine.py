@@ -10,8 +10,10 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.utils
 import requests
 
+from k1s0_action.credentials import Credentials
 from k1s0_action.errors import (
     BuildError,
     InputError,
@@ -52,27 +54,23 @@ class BuiltImage:
     reference: str
 
 
-@dataclass(frozen=True)
-class Credentials:
-    registry: str
-    username: str
-    password: str
-
-    def __repr__(self) -> str:  # never show the secret, whatever prints this value
-        return f"Credentials(registry={self.registry!r}, username={self.username!r})"
-
-    def auth_config(self) -> dict[str, str]:
-        return {"username": self.username, "password": self.password}
+__all__ = ["BuildRequest", "BuiltImage", "Credentials", "build", "connect", "login", "push"]
 
 
-def connect(timeout: int = 300) -> docker.APIClient:
+def connect(env: Mapping[str, str], timeout: int = 300) -> docker.APIClient:
+    """The engine the runner points at, found the way the Docker CLI finds it: DOCKER_HOST,
+    DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (docker-py's kwargs_from_env), else the default
+    socket."""
+    where = env.get("DOCKER_HOST") or "/var/run/docker.sock"
     try:
-        client = docker.APIClient(version="auto", timeout=timeout)
+        client = docker.APIClient(
+            version="auto", timeout=timeout, **docker.utils.kwargs_from_env(environment=env)
+        )
         client.ping()
     except (docker.errors.DockerException, requests.RequestException) as exc:
         raise BuildError(
-            "cannot reach the Docker engine; run the job on a runner with Docker "
-            f"(/var/run/docker.sock or DOCKER_HOST): {exc}"
+            f"cannot reach the Docker engine at {where}; run the job on a runner with Docker, "
+            f"or fix DOCKER_HOST/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH: {exc}"
         ) from None
     return client
 
@@ -148,10 +146,6 @@ def login(client: docker.APIClient, credentials: Credentials) -> None:
                 "check the harbor-username and harbor-password inputs (a Harbor robot account)"
             ) from None
         raise RegistryError(f"cannot log in to {credentials.registry}: {text}") from None
-
-
-def tag(client: docker.APIClient, image_id: str, repository: str, tag_name: str) -> None:
-    client.tag(image_id, repository, tag_name, force=True)
 
 
 def push(

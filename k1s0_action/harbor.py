@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -73,6 +73,7 @@ class Artifact:
     tags: tuple[str, ...]
     scan: ScanOverview | None  # None: no scan report yet (queued or never started)
     push_time: datetime | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # the image config's Labels
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,12 @@ def parse_artifact(body: Mapping[str, Any]) -> Artifact:
         tags=tuple(str(t["name"]) for t in tags if isinstance(t, Mapping) and t.get("name")),
         scan=parse_overview(body.get("scan_overview")),
         push_time=parse_time(body.get("push_time")),
+        labels={
+            str(k): str(v)
+            for k, v in _mapping(
+                _mapping(_mapping(body.get("extra_attrs")).get("config")).get("Labels")
+            ).items()
+        },
     )
 
 

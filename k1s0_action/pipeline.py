@@ -8,12 +8,13 @@ from pathlib import Path
 
 from k1s0_action import engine, gate, signing
 from k1s0_action.context import GitContext
+from k1s0_action.credentials import Credentials
 from k1s0_action.errors import ActionError, InputError, ScanGateError
 from k1s0_action.gha import Actions
-from k1s0_action.harbor import HarborClient
-from k1s0_action.inputs import ActionInputs
-from k1s0_action.plan import BuildPlan, PlanRequest, make_plan
-from k1s0_action.promotion import PromotionPlan
+from k1s0_action.harbor import Artifact, HarborClient, HarborNotFoundError
+from k1s0_action.inputs import Settings
+from k1s0_action.plan import BuildPlan, make_plan
+from k1s0_action.promotion import ImmutableTagError, PromotionPlan
 from k1s0_action.summary import image_summary
 
 
@@ -33,73 +34,74 @@ class RunResult:
     image_id: str
     pushed: PushedImage | None
     applied_tags: tuple[str, ...]
-
-
-def plan_request(inputs: ActionInputs) -> PlanRequest:
-    return PlanRequest(
-        service=inputs.service,
-        layer=inputs.layer,
-        version=inputs.version,
-        domain=inputs.domain,
-        registry=inputs.registry,
-        project_prefix=inputs.project_prefix,
-    )
+    already_released: bool = False  # a re-run: the release existed, nothing was built
 
 
 FORK_PUSH_HINT = (
     "GitHub gives no secrets to pull requests from forks; build them without pushing: "
     "push: ${{ github.event.pull_request.head.repo.full_name == github.repository }}"
 )
+REVISION_LABEL = "org.opencontainers.image.revision"
 
 
-def credentials(inputs: ActionInputs, context: GitContext) -> engine.Credentials:
-    missing = "harbor-username" if not inputs.harbor_username else ""
-    missing = missing or ("harbor-password" if not inputs.harbor_password else "")
+def credentials(settings: Settings, context: GitContext) -> Credentials:
+    given = settings.harbor.credentials
+    missing = "harbor-username" if not given.username else ""
+    missing = missing or ("harbor-password" if not given.password else "")
     if missing and context.is_fork_pull_request:
         raise InputError(missing, f"is empty because {FORK_PUSH_HINT}")
-    if not inputs.harbor_username:
+    if not given.username:
         raise InputError(
             "harbor-username",
             "is required to push; pass a Harbor robot account (or set push: false)",
         )
-    if not inputs.harbor_password:
+    if not given.password:
         raise InputError(
             "harbor-password",
             "is required to push; pass the robot account's secret from a repository secret",
         )
-    return engine.Credentials(inputs.registry, inputs.harbor_username, inputs.harbor_password)
+    return given
 
 
 def run(
-    inputs: ActionInputs,
+    settings: Settings,
     context: GitContext,
     actions: Actions,
     now: datetime | None = None,
 ) -> RunResult:
-    actions.mask(inputs.harbor_password)
-    plan = make_plan(plan_request(inputs), context, now or datetime.now(UTC))
-    engine.check_build_inputs(inputs.context, inputs.dockerfile)
-    creds = credentials(inputs, context) if inputs.push else None
+    given = settings.harbor.credentials
+    actions.mask(given.password, given.username)
+    for name, message in settings.warnings:
+        actions.warning(f"input '{name}': {message}")
+    plan = make_plan(settings.plan, context, context.created(now or datetime.now(UTC)))
+    build = settings.build
+    engine.check_build_inputs(build.context, build.dockerfile)
+    creds = credentials(settings, context) if build.push else None
 
-    client = engine.connect()
+    client = engine.connect(settings.environment)
     if creds:
         engine.login(client, creds)
+    harbor = harbor_client(settings, actions) if creds else None
+    if harbor and plan.version:
+        released = released_artifact(harbor, plan, context)
+        if released:
+            return rerun(settings, context, actions, harbor, plan, released)
 
     with actions.group(f"Build {plan.push_ref}"):
         built = engine.build(
             client,
             engine.BuildRequest(
-                context=inputs.context,
-                dockerfile=inputs.dockerfile,
+                context=build.context,
+                dockerfile=build.dockerfile,
                 tag=plan.push_ref,
-                build_args=inputs.build_args,
+                build_args=build.build_args,
                 labels=plan.labels,
-                target=inputs.target,
-                platform=inputs.platform,
+                target=build.target,
+                platform=build.platform,
             ),
             actions.info,
         )
-    if creds is None:
+    if creds is None or harbor is None:
         actions.info(f"push: false; built {plan.push_ref} ({built.image_id}) and stopped")
         result = RunResult(plan=plan, image_id=built.image_id, pushed=None, applied_tags=())
         report(actions, result)
@@ -110,20 +112,19 @@ def run(
     pushed = PushedImage(plan=plan, digest=digest)
     actions.info(f"pushed {pushed.reference}")
 
-    harbor = harbor_client(inputs, actions)
     with actions.group(f"Scan gate {pushed.reference}"):
         gated = gate.scan_gate(
-            harbor, plan.project, plan.repository, digest, gate_settings(inputs), actions
+            harbor, plan.project, plan.repository, digest, settings.gate, actions
         )
     if not gated.passed:
         kept: tuple[str, ...] = (plan.tags.push_tag,)
-        if not inputs.keep_blocked:
+        if not settings.keep_blocked:
             gate.remove_blocked(
                 harbor, plan.project, plan.repository, digest, plan.tags.push_tag, actions
             )
             kept = ()
         report(actions, RunResult(plan, built.image_id, pushed, kept))
-        publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())
+        publish_gate(actions, settings, plan, digest, gated, PromotionPlan())
         raise ScanGateError(f"{pushed.reference} blocked: {gated.note}")
     signature: signing.SignatureResult | None = None
     try:
@@ -138,15 +139,20 @@ def run(
             gated,
         )
         # Sign only what passed the gate, and promote only what is signed (G1, G2).
-        if inputs.sign:
-            version = dict(plan.labels).get("org.opencontainers.image.version", "")
+        if settings.signing.enabled:
             signature = signing.sign_and_verify(
-                pushed.reference, inputs, context, actions, version=version
+                pushed.reference,
+                settings.signing,
+                creds,
+                context,
+                actions,
+                env=settings.environment,
+                version=plan.version_label,
             )
         gate.promote(harbor, plan.image, plan.project, plan.repository, digest, promotion, actions)
     except ActionError:
         report(actions, RunResult(plan, built.image_id, pushed, (plan.tags.push_tag,)))
-        publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())
+        publish_gate(actions, settings, plan, digest, gated, PromotionPlan())
         raise
     result = RunResult(
         plan=plan,
@@ -156,33 +162,98 @@ def run(
     )
     # The summary reads top-down: the image and its tags, the gate's verdict, the signature.
     report(actions, result)
-    publish_gate(actions, inputs, plan, digest, gated, promotion)
+    publish_gate(actions, settings, plan, digest, gated, promotion)
     if signature:
         signing.report(actions, signature)
     return result
 
 
-def harbor_client(inputs: ActionInputs, actions: Actions) -> HarborClient:
-    return HarborClient(
-        inputs.harbor_url,
-        inputs.harbor_username,
-        inputs.harbor_password,
-        on_retry=actions.info,
+def released_artifact(
+    harbor: HarborClient, plan: BuildPlan, context: GitContext
+) -> Artifact | None:
+    """The artifact `<version>` already names when this same commit released it (a re-run), None
+    when there is no such release; a release of another commit is refused before the build."""
+    version = str(plan.version)
+    try:
+        artifact = harbor.get_artifact(plan.project, plan.repository, version)
+    except HarborNotFoundError:
+        return None
+    revision = artifact.labels.get(REVISION_LABEL, "")
+    if revision != context.sha:
+        built_from = f"commit {revision[:12]}" if revision else "no recorded commit"
+        raise ImmutableTagError(
+            f"{plan.image}:{version} already exists on {artifact.digest} ({built_from}); release "
+            f"tags are immutable, so commit {context.sha[:12]} was not built: bump 'version' "
+            "for a new release"
+        )
+    return artifact
+
+
+def rerun(
+    settings: Settings,
+    context: GitContext,
+    actions: Actions,
+    harbor: HarborClient,
+    plan: BuildPlan,
+    released: Artifact,
+) -> RunResult:
+    """This commit's release exists (the job is re-run): check it again, change nothing."""
+    digest = released.digest
+    pushed = PushedImage(plan=plan, digest=digest)
+    actions.info(
+        f"{plan.image}:{plan.version} is already released from this commit as {digest}; "
+        "re-checking its scan gate and signature, building and promoting nothing"
     )
+    with actions.group(f"Scan gate {pushed.reference}"):
+        gated = gate.scan_gate(
+            harbor, plan.project, plan.repository, digest, settings.gate, actions
+        )
+    tags = tuple(tag for tag in plan.tags.all_tags if tag in released.tags)
+    actions.summary(
+        f"**Re-run:** `{plan.image}:{plan.version}` was already released from this commit "
+        f"(`{digest}`); its scan gate and signature were checked again, nothing was built, "
+        "pushed or promoted."
+    )
+    result = RunResult(plan, "", pushed, tags, already_released=True)
+    if not gated.passed:
+        report(actions, result)
+        publish_gate(actions, settings, plan, digest, gated, PromotionPlan())
+        raise ScanGateError(
+            f"{pushed.reference} is released but its scan now blocks it: {gated.note}"
+        )
+    signature: signing.SignatureResult | None = None
+    if settings.signing.enabled:
+        try:
+            signature = signing.verify_released(
+                pushed.reference,
+                settings.signing,
+                settings.harbor.credentials,
+                context,
+                actions,
+                env=settings.environment,
+            )
+        except ActionError:
+            report(actions, result)
+            raise
+    report(actions, result)
+    publish_gate(actions, settings, plan, digest, gated, PromotionPlan(already=tags[1:]))
+    if signature:
+        signing.report(actions, signature)
+    return result
 
 
-def gate_settings(inputs: ActionInputs) -> gate.GateSettings:
-    return gate.GateSettings(
-        timeout=inputs.scan_timeout,
-        block_severities=inputs.block_severities,
-        ignore_cves=inputs.ignore_cves,
-        on_scan_error=inputs.on_scan_error,
+def harbor_client(settings: Settings, actions: Actions) -> HarborClient:
+    return HarborClient(
+        settings.harbor.api_url,
+        settings.harbor.credentials.username,
+        settings.harbor.credentials.password,
+        on_retry=actions.info,
     )
 
 
 def publish_gate(
     actions: Actions,
-    inputs: ActionInputs,
+    settings: Settings,
     plan: BuildPlan,
     digest: str,
     gated: gate.GateResult,
@@ -193,13 +264,13 @@ def publish_gate(
         gate.report_for(
             plan.image,
             digest,
-            inputs.harbor_url,
+            settings.harbor.api_url,
             plan.repository,
             gated,
             promotion.tags_after,
             promotion.skipped,
         ),
-        sarif_location(inputs.dockerfile),
+        sarif_location(settings.build.dockerfile),
     )
 
 
