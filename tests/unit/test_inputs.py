@@ -145,7 +145,11 @@ BAD_INPUTS = [
     ({"INPUT_REGISTRY": "https://harbor.example.com"}, "registry", "not a registry host"),
     ({"INPUT_FULCIO-URL": "fulcio.example.com"}, "fulcio-url", "not an http(s) URL"),
     ({"INPUT_REKOR-URL": "file:///etc/passwd"}, "rekor-url", "not an http(s) URL"),
-    ({"INPUT_CERTIFICATE-OIDC-ISSUER": "http://issuer.example"}, "certificate-oidc-issuer", "https"),
+    (
+        {"INPUT_CERTIFICATE-OIDC-ISSUER": "http://issuer.example"},
+        "certificate-oidc-issuer",
+        "https",
+    ),
     ({"INPUT_CERTIFICATE-OIDC-ISSUER": "issuer"}, "certificate-oidc-issuer", "http(s) URL"),
     ({"INPUT_TRUSTED-ROOT": "@missing"}, "trusted-root", "does not exist"),
     ({"INPUT_TRUSTED-ROOT": "@bad"}, "trusted-root", "not a trusted_root.json"),
