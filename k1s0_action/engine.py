@@ -105,12 +105,17 @@ def build(client: docker.APIClient, request: BuildRequest, log: Log) -> BuiltIma
         )
         for chunk in stream:
             image_id = _follow_build(chunk, log) or image_id
+        if not image_id:
+            image_id = client.inspect_image(request.tag)["Id"]
     except docker.errors.APIError as exc:
         raise BuildError(f"docker build failed: {exc.explanation or exc}") from None
-    except requests.RequestException as exc:
-        raise BuildError(f"docker build failed: lost the Docker engine: {exc}") from None
-    if not image_id:
-        image_id = client.inspect_image(request.tag)["Id"]
+    except (requests.RequestException, docker.errors.DockerException, OSError) as exc:
+        # The engine went away mid-build (a Docker-in-Docker service died, the socket closed).
+        raise BuildError(
+            f"docker build failed: lost the Docker engine during the build "
+            f"({type(exc).__name__}); nothing was pushed - check the runner's Docker engine "
+            "and re-run the job"
+        ) from None
     return BuiltImage(image_id=image_id, reference=request.tag)
 
 
@@ -164,7 +169,14 @@ def push(
     def report(number: int, error: TransientError, wait: float) -> None:
         log(f"push failed ({error.diagnostics()}); retry {number} in {wait:.1f}s")
 
-    return retrying(attempt, backoff or Backoff(), on_retry=report)
+    chosen = backoff or Backoff()
+    try:
+        return retrying(attempt, chosen, on_retry=report)
+    except TransientError as error:
+        raise RegistryError(
+            f"{error.diagnostics()}; gave up after {chosen.attempts} attempts: check that the "
+            "registry is up, then re-run the job (nothing was promoted)"
+        ) from None
 
 
 def _push_once(

@@ -84,6 +84,8 @@ class HarborAccess:
 
     api_url: str
     credentials: Credentials
+    # (connect, read) seconds per Harbor API request; each request is retried with backoff.
+    timeout: tuple[float, float] = (5.0, 30.0)
 
 
 @dataclass(frozen=True)
@@ -326,3 +328,10 @@ def runner_environment(env: Mapping[str, str]) -> dict[str, str]:
         if env.get(name):
             kept[name] = env[name]
     return kept
+
+
+def signing_stage(env: Mapping[str, str]) -> tuple[SigningSettings, Credentials | None]:
+    """What `signing.sign_and_verify` takes from the inputs: its settings and the robot login."""
+    settings = read_inputs(env)
+    given = settings.harbor.credentials
+    return settings.signing, given if given.username else None

@@ -247,6 +247,7 @@ def harbor_client(settings: Settings, actions: Actions) -> HarborClient:
         settings.harbor.api_url,
         settings.harbor.credentials.username,
         settings.harbor.credentials.password,
+        timeout=settings.harbor.timeout,
         on_retry=actions.info,
     )
 
