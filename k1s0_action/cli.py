@@ -259,6 +259,8 @@ def run_command(env: Mapping[str, str]) -> int:
     from k1s0_action import pipeline  # the Docker SDK is only needed to run
 
     actions = Actions(env)
+    # Masked before any check: an error about another input must not be the first to show it.
+    actions.mask(raw_input(env, "harbor-password"), raw_input(env, "harbor-username"))
     try:
         inputs = read_inputs(env)
         context = git_context(env, load_event(env.get("GITHUB_EVENT_PATH", "")))

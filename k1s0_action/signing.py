@@ -81,6 +81,7 @@ class SigningSettings:
     enabled: bool
     sigstore: SigstoreConfig
     certificate_oidc_issuer: str
+    token_timeout: float = 30.0  # seconds per request to the runner's OIDC token service
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,7 @@ def verify(
 def _token(
     settings: SigningSettings, env: Mapping[str, str], context: GitContext, actions: Actions
 ) -> IdentityToken:
-    token = request_token(env, context, actions)
+    token = request_token(env, context, actions, timeout=settings.token_timeout)
     if token.identity.issuer != settings.certificate_oidc_issuer:
         # Deploy pipelines check the configured issuer; a certificate from another would never
         # verify there, so nothing is signed at all.

@@ -104,8 +104,9 @@ def git_repository(path: Path, branch: str, remote: str, message: str = "e2e") -
 
 
 def push_event(
-    sha: str, branch: str, repository: str, default_branch: str = "main"
+    sha: str, branch: str, repository: str, default_branch: str = "main", timestamp: str = ""
 ) -> dict[str, Any]:
+    """GitHub's push payload; `timestamp` is the head commit's (ISO 8601), as GitHub gives it."""
     owner, _, name = repository.partition("/")
     return {
         "ref": f"refs/heads/{branch}",
@@ -113,7 +114,7 @@ def push_event(
         "after": sha,
         "created": False,
         "deleted": False,
-        "head_commit": {"id": sha},
+        "head_commit": {"id": sha, **({"timestamp": timestamp} if timestamp else {})},
         "repository": {
             "full_name": repository,
             "name": name,

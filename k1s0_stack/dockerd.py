@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import shutil
 import signal
 import subprocess
@@ -175,7 +176,8 @@ class ExtraEngine:
     def kill(self) -> None:
         """The engine goes away at once, as when a runner's Docker-in-Docker service dies."""
         if self.service and self.service.process:
-            self.service.process.send_signal(signal.SIGKILL)
+            # dockerd and its managed containerd share the process group started for it.
+            os.killpg(self.service.process.pid, signal.SIGKILL)
             self.service.process.wait(30)
 
     def stop(self) -> None:

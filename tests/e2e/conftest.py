@@ -92,6 +92,17 @@ def grants_id_token(workflow: dict[str, Any]) -> bool:
     return writes(workflow.get("permissions")) or any(writes(j.get("permissions")) for j in jobs)
 
 
+def commit_of(workspace: Path) -> tuple[str, str]:
+    """The checkout's head commit and its committer time (ISO 8601)."""
+    shown = subprocess.run(
+        ["git", "-C", str(workspace), "log", "-1", "--format=%H %cI"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return shown[0], shown[1]
+
+
 @dataclass
 class E2E:
     """One end-to-end run's world: a Harbor project with its robot, the names, the result."""
@@ -136,14 +147,25 @@ def e2e(
         layer: str = "system",
         context: Path | None = None,
         name: str = "run",
+        again: E2E | None = None,
+        id_token: bool | None = None,
     ) -> E2E:
+        """`again`: re-run that run's job (same project, robot, workspace and commit), as
+        "Re-run jobs" does; `id_token`: override what the workflow's permissions grant."""
         number = next(_numbers)
-        prefix = f"e2e{os.getpid()}n{number}"
-        harbor.create_project(f"{prefix}-system")
-        robot = harbor.create_robot(f"{prefix}-system", "ci", permissions=PERMISSIONS)
-        world = E2E(prefix, robot.name, robot.secret, service=f"svc{number}")
+        if again is None:
+            prefix = f"e2e{os.getpid()}n{number}"
+            harbor.create_project(f"{prefix}-system")
+            robot = harbor.create_robot(f"{prefix}-system", "ci", permissions=PERMISSIONS)
+            world = E2E(prefix, robot.name, robot.secret, service=f"svc{number}")
+        else:
+            prefix = again.prefix
+            world = E2E(prefix, again.robot_name, again.robot_secret, service=again.service)
         workspace = tmp_path / name / "workspace"
-        if kind == "action-repo":
+        if again is not None:
+            shutil.copytree(again.workspace, workspace, symlinks=True)
+            repository = ACTION_REPOSITORY if kind == "action-repo" else SERVICE_REPOSITORY
+        elif kind == "action-repo":
             copy_files(ROOT, workspace, checkout_files(ROOT))
             repository = ACTION_REPOSITORY
         else:
@@ -153,18 +175,20 @@ def e2e(
                 [p.relative_to(SAMPLE_SERVICE) for p in SAMPLE_SERVICE.rglob("*") if p.is_file()],
             )
             repository = SERVICE_REPOSITORY
-        if context is not None:  # a build context of its own, e.g. an image with findings
+        if context is not None and again is None:  # a context of its own, e.g. with findings
             copy_files(
                 context,
                 workspace / "e2e-context",
                 [p.relative_to(context) for p in context.rglob("*") if p.is_file()],
             )
-        (workspace / TRUSTED_ROOT).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(sigstore.trusted_root_path, workspace / TRUSTED_ROOT)
         flow = workspace / ".github" / "workflows" / workflow
-        flow.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(WORKFLOWS / workflow, flow)
-        sha = git_repository(workspace, branch, f"https://github.com/{repository}.git")
+        if again is None:
+            (workspace / TRUSTED_ROOT).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(sigstore.trusted_root_path, workspace / TRUSTED_ROOT)
+            flow.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(WORKFLOWS / workflow, flow)
+            git_repository(workspace, branch, f"https://github.com/{repository}.git")
+        sha, committed = commit_of(workspace)
 
         run_id = new_run_id()
         stack = {
@@ -191,7 +215,7 @@ def e2e(
             variables["CONTEXT"] = "e2e-context"
         secrets = {"HARBOR_USERNAME": robot.name, "HARBOR_PASSWORD": robot.secret}
         env: dict[str, str] = {}
-        if grants_id_token(yaml.safe_load(flow.read_text())):
+        if grants_id_token(yaml.safe_load(flow.read_text())) if id_token is None else id_token:
             claims = workflow_claims(
                 repository=repository,
                 workflow_path=f".github/workflows/{workflow}",
@@ -206,7 +230,7 @@ def e2e(
             workspace=workspace,
             workflow=f".github/workflows/{workflow}",
             event_name="push",
-            event=push_event(sha, branch, repository),
+            event=push_event(sha, branch, repository, timestamp=committed),
             variables=variables,
             secrets=secrets,
             env=env,
