@@ -201,7 +201,8 @@ def check_url(
     Returns the URL and the warnings it earns. `https_only` still allows http for a loopback
     host (a local test stack), never for a remote one.
     """
-    if "@" in value.split("?", 1)[0].split("#", 1)[0].partition("://")[2].split("/", 1)[0]:
+    authority = value.partition("://")[2] if "://" in value else value
+    if "@" in re.split(r"[/?#]", authority, maxsplit=1)[0]:
         # Never echo it: the part before '@' is a password.
         raise InputError(name, f"carries user:password@; {CREDENTIALS_IN_URL}")
     try:

@@ -138,6 +138,7 @@ BAD_INPUTS = [
     ({"INPUT_HARBOR-URL": "https://"}, "harbor-url", "not an http(s) URL"),
     ({"INPUT_HARBOR-URL": f"https://robot:{SECRET}@h.example"}, "harbor-url", "user:password@"),
     ({"INPUT_REGISTRY": f"robot:{SECRET}@h.example"}, "registry", "user:password@"),
+    ({"INPUT_HARBOR-URL": f"robot:{SECRET}@h.example"}, "harbor-url", "user:password@"),
     ({"INPUT_FULCIO-URL": f"https://u:{SECRET}@f.example"}, "fulcio-url", "user:password@"),
     ({"INPUT_REKOR-URL": f"https://u:{SECRET}@r.example"}, "rekor-url", "user:password@"),
     ({"INPUT_REGISTRY": "harbor.example.com:99999"}, "registry", "out of range"),
