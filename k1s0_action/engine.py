@@ -63,7 +63,7 @@ def connect(env: Mapping[str, str], timeout: int = 300) -> docker.APIClient:
     socket."""
     where = env.get("DOCKER_HOST") or "/var/run/docker.sock"
     try:
-        client = docker.APIClient(
+        client = EngineClient(
             version="auto", timeout=timeout, **docker.utils.kwargs_from_env(environment=env)
         )
         client.ping()
@@ -73,6 +73,25 @@ def connect(env: Mapping[str, str], timeout: int = 300) -> docker.APIClient:
             f"or fix DOCKER_HOST/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH: {exc}"
         ) from None
     return client
+
+
+class EngineClient(docker.APIClient):  # type: ignore[misc]
+    """docker-py's client, keeping DOCKER_CERT_PATH's CA for a TLS engine.
+
+    requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's own CA (psf/requests
+    #3829), which would check the engine's certificate against the system's CAs; the Docker CLI
+    checks it against ca.pem only.
+    """
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(
+            url, proxies, stream, verify, cert
+        )
+        if isinstance(self.verify, str) and verify is None:
+            settings["verify"] = self.verify
+        return settings
 
 
 def check_build_inputs(context: Path, dockerfile: Path) -> None:

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from k1s0_action.engine import EngineClient
 from k1s0_stack.process import Service, free_port
 
 
@@ -128,7 +129,7 @@ class ExtraEngine:
         }
 
     def client(self, over_tcp: bool = False) -> docker.APIClient:
-        return docker.APIClient(
+        return EngineClient(
             version="auto", **docker.utils.kwargs_from_env(environment=self.env(over_tcp))
         )
 
@@ -192,5 +193,9 @@ class ExtraEngine:
                 subprocess.run(["kill", str(pid)], check=False, capture_output=True)
             except ValueError:
                 pass
-        subprocess.run(["umount", "-R", str(self.root / "exec")], check=False, capture_output=True)
+        # dockerd mounts its roots privately over themselves; a killed one leaves the mounts.
+        for mounted in ("exec", "data"):
+            subprocess.run(
+                ["umount", "-R", str(self.root / mounted)], check=False, capture_output=True
+            )
         shutil.rmtree(self.root, ignore_errors=True)
