@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import docker
 import pytest
 import requests
 
@@ -242,10 +243,10 @@ def test_registry_answering_5xx_on_every_attempt(stack: Stack, tmp_path: Path) -
 
 
 @pytest.fixture
-def doomed_engine(docker_api: object) -> Iterator[ExtraEngine]:
+def doomed_engine(docker_api: docker.APIClient) -> Iterator[ExtraEngine]:
     engine = ExtraEngine().start()
     try:
-        engine.load_image(docker_api, BUSYBOX_IMAGE)  # type: ignore[arg-type]
+        engine.load_image(docker_api, BUSYBOX_IMAGE)
         yield engine
     finally:
         engine.stop()
