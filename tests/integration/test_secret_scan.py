@@ -180,6 +180,11 @@ def test_push_gate_sign_promote(world: World, tmp_path: Path) -> None:
     assert done.outputs["signature"]
     assert not [p for p in tmpdir.iterdir() if p.name.startswith("k1s0-cosign-")]
     assert leaks(world, done, tmpdir, service) == []
+    # The scan looks for what is really there: the masks the runner consumes carry the secret.
+    masks = [line for line in done.stdout.splitlines() if line.startswith("::add-mask::")]
+    forms = encodings(HOSTILE, world.robot.name)
+    assert f"::add-mask::{forms['command']}" in masks
+    assert f"::add-mask::{forms['basic']}" in masks
 
 
 @pytest.mark.parametrize(
