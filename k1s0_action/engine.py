@@ -12,6 +12,7 @@ import docker
 import docker.errors
 import docker.utils
 import requests
+import urllib3.exceptions
 
 from k1s0_action.credentials import Credentials
 from k1s0_action.errors import (
@@ -128,7 +129,12 @@ def build(client: docker.APIClient, request: BuildRequest, log: Log) -> BuiltIma
             image_id = client.inspect_image(request.tag)["Id"]
     except docker.errors.APIError as exc:
         raise BuildError(f"docker build failed: {exc.explanation or exc}") from None
-    except (requests.RequestException, docker.errors.DockerException, OSError) as exc:
+    except (
+        requests.RequestException,
+        urllib3.exceptions.HTTPError,  # the SDK reads build output from the raw response
+        docker.errors.DockerException,
+        OSError,
+    ) as exc:
         # The engine went away mid-build (a Docker-in-Docker service died, the socket closed).
         raise BuildError(
             f"docker build failed: lost the Docker engine during the build "

@@ -197,33 +197,40 @@ def rerun(
     plan: BuildPlan,
     released: Artifact,
 ) -> RunResult:
-    """This commit's release exists (the job is re-run): check it again, change nothing."""
+    """This commit's release exists (the job is re-run): check its gate and signature again and
+    build nothing. A release tag the earlier run did not get to (it failed between two tags) is
+    added now; otherwise nothing is promoted."""
     digest = released.digest
     pushed = PushedImage(plan=plan, digest=digest)
     actions.info(
         f"{plan.image}:{plan.version} is already released from this commit as {digest}; "
-        "re-checking its scan gate and signature, building and promoting nothing"
+        "re-checking its scan gate and signature instead of building it again"
     )
     with actions.group(f"Scan gate {pushed.reference}"):
         gated = gate.scan_gate(
             harbor, plan.project, plan.repository, digest, settings.gate, actions
         )
-    tags = tuple(tag for tag in plan.tags.all_tags if tag in released.tags)
-    actions.summary(
-        f"**Re-run:** `{plan.image}:{plan.version}` was already released from this commit "
-        f"(`{digest}`); its scan gate and signature were checked again, nothing was built, "
-        "pushed or promoted."
-    )
-    result = RunResult(plan, "", pushed, tags, already_released=True)
+    had = tuple(tag for tag in plan.tags.all_tags if tag in released.tags)
     if not gated.passed:
-        report(actions, result)
+        report(actions, RunResult(plan, "", pushed, had, already_released=True))
         publish_gate(actions, settings, plan, digest, gated, PromotionPlan())
         raise ScanGateError(
-            f"{pushed.reference} is released but its scan now blocks it: {gated.note}"
+            f"{pushed.reference} is released but its scan now blocks it: {gated.note}; "
+            "nothing was changed"
         )
     signature: signing.SignatureResult | None = None
-    if settings.signing.enabled:
-        try:
+    try:
+        promotion = gate.plan_release_tags(
+            harbor,
+            plan.image,
+            plan.project,
+            plan.repository,
+            digest,
+            plan.version,
+            plan.tags.promote_tags,
+            gated,
+        )
+        if settings.signing.enabled:
             signature = signing.verify_released(
                 pushed.reference,
                 settings.signing,
@@ -232,11 +239,23 @@ def rerun(
                 actions,
                 env=settings.environment,
             )
-        except ActionError:
-            report(actions, result)
-            raise
+        gate.promote(harbor, plan.image, plan.project, plan.repository, digest, promotion, actions)
+    except ActionError:
+        report(actions, RunResult(plan, "", pushed, had, already_released=True))
+        raise
+    added = tuple(move.tag for move in promotion.add)
+    applied = tuple(
+        tag for tag in plan.tags.all_tags if tag in released.tags or tag in promotion.tags_after
+    )
+    actions.summary(
+        f"**Re-run:** `{plan.image}:{plan.version}` was already released from this commit "
+        f"(`{digest}`); its scan gate and signature were checked again and nothing was built "
+        "or pushed; "
+        + (f"added the missing {', '.join(added)}." if added else "nothing was promoted.")
+    )
+    result = RunResult(plan, "", pushed, applied, already_released=True)
     report(actions, result)
-    publish_gate(actions, settings, plan, digest, gated, PromotionPlan(already=tags[1:]))
+    publish_gate(actions, settings, plan, digest, gated, promotion)
     if signature:
         signing.report(actions, signature)
     return result

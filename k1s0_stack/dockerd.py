@@ -6,6 +6,7 @@ shared one (vfs, no iptables, no bridge), and stopped (with its managed containe
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -181,6 +182,26 @@ class ExtraEngine:
             os.killpg(self.service.process.pid, signal.SIGKILL)
             self.service.process.wait(30)
 
+    def _kill_leftovers(self) -> None:
+        """A killed engine leaves its containers' shims (their own sessions) and what runs under
+        them; they are found by this engine's paths on their command lines, and ended by pid."""
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                children = [
+                    int(pid)
+                    for task in (proc / "task").iterdir()
+                    for pid in (task / "children").read_text().split()
+                ]
+            except OSError:
+                continue
+            if str(self.root) in cmdline:
+                for pid in [*children, int(proc.name)]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+
     def stop(self) -> None:
         if self.service:
             self.service.stop(timeout=30)
@@ -193,6 +214,7 @@ class ExtraEngine:
                 subprocess.run(["kill", str(pid)], check=False, capture_output=True)
             except ValueError:
                 pass
+        self._kill_leftovers()
         # dockerd mounts its roots privately over themselves; a killed one leaves the mounts.
         for mounted in ("exec", "data"):
             subprocess.run(
