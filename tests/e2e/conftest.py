@@ -205,7 +205,7 @@ def e2e(
             "SERVICE": world.service,
             "LAYER": layer,
             "VERSION": version,
-            "HARBOR_USERNAME": robot.name,
+            "HARBOR_USERNAME": world.robot_name,
             **stack,
             # the organisation variables the reusable workflow reads
             **{f"K1S0_{key}": value for key, value in stack.items()},
@@ -213,7 +213,7 @@ def e2e(
         }
         if context is not None:
             variables["CONTEXT"] = "e2e-context"
-        secrets = {"HARBOR_USERNAME": robot.name, "HARBOR_PASSWORD": robot.secret}
+        secrets = {"HARBOR_USERNAME": world.robot_name, "HARBOR_PASSWORD": world.robot_secret}
         env: dict[str, str] = {}
         if grants_id_token(yaml.safe_load(flow.read_text())) if id_token is None else id_token:
             claims = workflow_claims(
