@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from k1s0_action.environment import allowlisted
 from k1s0_action.errors import InputError
 
 DEFAULT_SERVER_URL = "https://github.com"
@@ -152,7 +153,8 @@ def commit_time(env: Mapping[str, str], event: Mapping[str, Any], sha: str) -> d
         if not epoch.isdigit():
             raise InputError("SOURCE_DATE_EPOCH", f"'{epoch}' is not a number of seconds")
         return datetime.fromtimestamp(int(epoch), UTC)
-    found = _git_commit_time(env.get("GITHUB_WORKSPACE") or ".", sha) if _HEX.match(sha) else None
+    workspace = env.get("GITHUB_WORKSPACE") or "."
+    found = _git_commit_time(workspace, sha, allowlisted(env)) if _HEX.match(sha) else None
     if found:
         return found
     for commit in (event.get("head_commit"), *(event.get("commits") or [])):
@@ -166,7 +168,7 @@ def commit_time(env: Mapping[str, str], event: Mapping[str, Any], sha: str) -> d
     return None
 
 
-def _git_commit_time(workspace: str, sha: str) -> datetime | None:
+def _git_commit_time(workspace: str, sha: str, env: Mapping[str, str]) -> datetime | None:
     try:
         done = subprocess.run(
             # The checkout may belong to another user (container actions run as root).
@@ -175,6 +177,7 @@ def _git_commit_time(workspace: str, sha: str) -> datetime | None:
             text=True,
             timeout=10,
             check=False,
+            env=dict(env),
         )
     except (OSError, subprocess.SubprocessError):
         return None
