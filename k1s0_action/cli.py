@@ -19,7 +19,7 @@ from typing import Any
 from k1s0_action.conformance import settings_from_env
 from k1s0_action.context import git_context, load_event
 from k1s0_action.errors import ActionError, InputError
-from k1s0_action.gate import GateSettings, counts, report_for, scan_gate
+from k1s0_action.gate import GateSettings, scan_gate
 from k1s0_action.gha import Actions, untrusted
 from k1s0_action.harbor import HarborClient
 from k1s0_action.inputs import (
@@ -35,6 +35,7 @@ from k1s0_action.naming import Layer, harbor_project, parse_layer
 from k1s0_action.oidc import repository_identity_regexp
 from k1s0_action.plan import PlanRequest, make_plan
 from k1s0_action.policy import SEVERITIES
+from k1s0_action.report import gate_report
 from k1s0_action.retention import RetentionRequest, change
 from k1s0_action.retention import render_policy as render_retention
 from k1s0_action.scanreport import Verdict, markdown
@@ -49,6 +50,7 @@ from k1s0_action.signing import (
     trusted_root_has_ctlogs,
     verify,
 )
+from k1s0_action.summary import severity_counts
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -227,7 +229,7 @@ def conformance_command(args: argparse.Namespace, env: Mapping[str, str]) -> int
         image=args.image,
     )
     try:
-        client = engine.connect() if args.image else None
+        client = engine.connect(env) if args.image else None
         report = conformance_check.check(request, client=client, env=env)
     except BuildError as error:
         print(f"error: {error.diagnostics()}", file=sys.stderr)
@@ -438,13 +440,13 @@ def gate_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return EXIT_FAILURE
     for note in (*result.warnings, *result.notices):
         actions.info(f"{note.title}: {note.message}")
-    report = report_for(image, digest, harbor_url, repository, result, (), ())
+    report = gate_report(image, digest, harbor_url, repository, result)
     print(untrusted(markdown(report)), end="")
     decision = result.decision
     outcome |= {
         "verdict": result.verdict.value,
         "scan_status": result.scan_status,
-        "counts": counts(decision),
+        "counts": severity_counts(decision),
         "blocking": [j.finding.id for j in decision.blocking] if decision else [],
         "defects": list(decision.defects) if decision else [],
         "note": result.note,
@@ -577,26 +579,36 @@ def plan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         registry=value("registry"),
         project_prefix=value("project-prefix"),
     )
-    print(make_plan(request, context, datetime.now(UTC)).to_json())
+    print(make_plan(request, context, context.created(datetime.now(UTC))).to_json())
     return 0
 
 
 def run_command(env: Mapping[str, str]) -> int:
+    """The action: every failure, from a bad input on, ends in one error line and the same job
+    summary and outputs as a success, written once from the run's record."""
     from k1s0_action import pipeline  # the Docker SDK is only needed to run
+    from k1s0_action.outcome import RunRecord
+    from k1s0_action.report import publish
 
     actions = Actions(env)
+    record = RunRecord()
     try:
-        inputs = read_inputs(env)
+        settings = read_inputs(env)
         conformance = settings_from_env(env)
         context = git_context(env, load_event(env.get("GITHUB_EVENT_PATH", "")))
-        pipeline.run(inputs, context, actions, conformance=conformance)
+        pipeline.run(settings, context, actions, conformance=conformance, record=record)
     except ActionError as error:
+        record.fail(error.diagnostics())
         actions.error(error.diagnostics())
         return EXIT_FAILURE
     except Exception as error:  # a bug, not the user's doing: say so, keep the trace, hide secrets
-        actions.error(f"internal error ({type(error).__name__}): {error}; please report it")
+        message = f"internal error ({type(error).__name__}): {error}; please report it"
+        record.fail(message)
+        actions.error(message)
         print(untrusted(actions.redact(traceback.format_exc())), file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        publish(actions, record.outcome)
     return 0
 
 

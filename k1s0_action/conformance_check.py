@@ -63,14 +63,15 @@ def after_build(
         report = check(CheckRequest(dockerfile, settings, build_args, target, image), client=client)
         for result in report.results:
             actions.info(f"{result.outcome.value:>4}  {result.message()}")
-    publish(report, actions)
+    annotate(report, actions)
     if not report.passed and settings.mode == "enforce":
         raise ConformanceError(report)
     return report
 
 
-def publish(report: ConformanceReport, actions: Actions) -> None:
-    """The summary table and one annotation per broken rule (hadolint's as warnings)."""
+def annotate(report: ConformanceReport, actions: Actions) -> None:
+    """One annotation per broken rule (hadolint's as warnings); the summary's table is written
+    by k1s0_action.report from the run's outcome."""
     emit = actions.error if report.mode == "enforce" else actions.warning
     for result in report.broken:
         emit(result.message(), title=f"image rule {result.rule}")
@@ -84,4 +85,3 @@ def publish(report: ConformanceReport, actions: Actions) -> None:
         actions.warning(
             f"hadolint: {len(findings) - LINT_ANNOTATIONS} more finding(s) in the job summary"
         )
-    actions.summary(conformance.summary_markdown(report))

@@ -17,7 +17,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -104,6 +104,7 @@ class Artifact:
     tags: tuple[str, ...]
     scan: ScanOverview | None  # None: no scan report yet (queued or never started)
     push_time: datetime | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # the image config's Labels
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,12 @@ def parse_artifact(body: Mapping[str, Any]) -> Artifact:
         ),
         scan=parse_overview(body.get("scan_overview")),
         push_time=parse_time(body.get("push_time")),
+        labels={
+            str(k): str(v)
+            for k, v in _mapping(
+                _mapping(_mapping(body.get("extra_attrs")).get("config")).get("Labels")
+            ).items()
+        },
     )
 
 

@@ -106,10 +106,11 @@ def git_repository(path: Path, branch: str, remote: str, message: str = "e2e") -
 
 
 def push_event(
-    sha: str, branch: str, repository: str, default_branch: str = "main"
+    sha: str, branch: str, repository: str, default_branch: str = "main", timestamp: str = ""
 ) -> dict[str, Any]:
-    """A GitHub-shaped push payload (checked against @octokit/openapi-webhooks)."""
-    return events.push_event(sha, branch, repository, default_branch)
+    """A GitHub-shaped push payload (checked against @octokit/openapi-webhooks); `timestamp` is
+    the head commit's (ISO 8601), as GitHub gives it."""
+    return events.push_event(sha, branch, repository, default_branch, timestamp)
 
 
 @dataclass(frozen=True)

@@ -118,9 +118,10 @@ def _repository(target: dict[str, Any], repository: str, default_branch: str) ->
 
 
 def push_event(
-    sha: str, branch: str, repository: str, default_branch: str = "main"
+    sha: str, branch: str, repository: str, default_branch: str = "main", timestamp: str = ""
 ) -> dict[str, Any]:
-    """A push of one commit to `branch` (refs/heads/...), or a tag with refs/tags/..."""
+    """A push of one commit to `branch` (refs/heads/...), or a tag with refs/tags/...;
+    `timestamp` is the head commit's time (ISO 8601), as GitHub gives it."""
     event = _fresh("push")
     ref = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
     commit = {
@@ -129,7 +130,7 @@ def push_event(
         "tree_id": sha,
         "distinct": True,
         "message": "e2e",
-        "timestamp": MOMENT,
+        "timestamp": timestamp or MOMENT,
         "url": f"https://github.com/{repository}/commit/{sha}",
         "author": {"name": "k1s0 e2e", "email": "e2e@k1s0.invalid"},
         "committer": {"name": "k1s0 e2e", "email": "e2e@k1s0.invalid"},

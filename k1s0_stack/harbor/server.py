@@ -171,14 +171,16 @@ class LocalHarbor:
         name: str,
         permissions: Iterable[str] = CI_PERMISSIONS,
         duration: int = -1,
+        secret: str | None = None,
     ) -> Robot:
         """A project robot; permissions are short names (service.PERMISSION_SETS) or
-        "resource:action" pairs."""
+        "resource:action" pairs. `secret` chooses its secret (Harbor generates one otherwise)."""
         robot, secret = self.harbor.create_robot(
             name,
             "project",
             [{"kind": "project", "namespace": project, "access": permission_entries(permissions)}],
             duration,
+            secret=secret,
         )
         return Robot(id=int(robot["id"]), name=robot["name"], secret=secret)
 

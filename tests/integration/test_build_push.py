@@ -285,6 +285,7 @@ def test_a_robot_of_another_project_is_refused_without_retries(
     assert run.returncode == 1, run.text()
     assert len(run.errors) == 1
     assert f"belongs to project {other_project}, not {PROJECT}" in run.errors[0]
+    assert "Step 1/" not in run.stdout
     assert "retry" not in run.stdout
     assert other.secret not in run.text()
     assert f"{PROJECT}/{service}" not in repositories(registry)

@@ -10,10 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from k1s0_action import cli, conformance, conformance_check, dockerfile_facts, hadolint, init
+from k1s0_action import (
+    cli,
+    conformance,
+    conformance_check,
+    dockerfile_facts,
+    hadolint,
+    init,
+    report,
+)
 from k1s0_action.errors import InputError
 from k1s0_action.gha import Actions
 from k1s0_action.image_facts import scan_export
+from k1s0_action.outcome import RunOutcome
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {
@@ -280,13 +289,16 @@ def report_of(mode: str) -> conformance.ConformanceReport:
 
 
 @pytest.mark.parametrize(("mode", "command"), [("enforce", "::error"), ("warn", "::warning")])
-def test_publish_annotates_each_broken_rule_and_writes_the_table(
+def test_each_broken_rule_is_annotated_and_the_summary_has_the_table(
     mode: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     summary = tmp_path / "summary.md"
     summary.touch()
     actions = Actions({"GITHUB_STEP_SUMMARY": str(summary)}, stream=io.StringIO())
-    conformance_check.publish(report_of(mode), actions)
+    checked = report_of(mode)
+    conformance_check.annotate(checked, actions)
+    # The table is part of the run's one summary, written by the report module.
+    report.publish(actions, RunOutcome(conformance=checked))
     out = capsys.readouterr().out.splitlines()
     rules = [line for line in out if line.startswith(command) and "image rule" in line]
     assert [line.split("::", 2)[2].split(":")[0] for line in rules] == ["S1", "S2", "S3"]
