@@ -153,7 +153,8 @@ class Actions:
         return path
 
     def summary(self, markdown: str) -> None:
-        """Appends to the job summary (GITHUB_STEP_SUMMARY); printed when there is none."""
+        """Appends to the job summary (GITHUB_STEP_SUMMARY), redacted; outside a runner, where
+        there is no summary file, it writes nothing."""
         text = self.redact(markdown)
         path = self._env.get("GITHUB_STEP_SUMMARY")
         if not path:
