@@ -11,8 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from k1s0_stack.harbor.errors import HarborError
 from k1s0_stack.harbor.faults import FaultPlan
-from k1s0_stack.harbor.service import Harbor, HarborError, scannable
+from k1s0_stack.harbor.records import Artifact
+from k1s0_stack.harbor.service import Harbor, scannable
 from k1s0_stack.harbor.store import now
 from k1s0_stack.trivy import ImageRef, ScanError, harbor_report, run_trivy
 
@@ -40,7 +42,7 @@ class Scanner:
         self._trivy_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
-    def request(self, artifact: dict[str, Any]) -> None:
+    def request(self, artifact: Artifact) -> None:
         """Starts a scan (POST .../scan or scan on push); 409 while one is unfinished."""
         if not scannable(artifact):
             raise HarborError(
@@ -120,7 +122,7 @@ class Scanner:
             log=log,
         )
 
-    def _scan(self, artifact: dict[str, Any]) -> dict[str, Any]:
+    def _scan(self, artifact: Artifact) -> dict[str, Any]:
         user, password = self._registry_auth
         image = ImageRef(
             registry=self._registry_host(),

@@ -23,19 +23,22 @@ from flask import Flask, Response, g, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from k1s0_stack.harbor import contract
-from k1s0_stack.harbor.api import API, empty, errors_response, json_response, make_api
+from k1s0_stack.harbor.api import make_api
+from k1s0_stack.harbor.errors import HarborError
 from k1s0_stack.harbor.faults import Fault, FaultPlan, ScanBehaviour
+from k1s0_stack.harbor.records import Project
 from k1s0_stack.harbor.scanner import Scanner
 from k1s0_stack.harbor.service import (
     CI_PERMISSIONS,
     Harbor,
-    HarborError,
     Principal,
     Robot,
     permission_entries,
     scannable,
 )
+from k1s0_stack.harbor.settings import Mimic
 from k1s0_stack.harbor.store import Store, load_or_create_secrets
+from k1s0_stack.harbor.web import API, empty, errors_response, json_response
 from k1s0_stack.process import free_port
 from k1s0_stack.registry import Registry
 
@@ -70,8 +73,10 @@ class LocalHarbor:
         validate: bool = False,
         port: int = 0,
         trivy_db: str | None = None,
+        mimic: Mimic | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.mimic = mimic or Mimic()
         self.validate = validate
         self.port = port
         self.trivy_db = trivy_db
@@ -152,7 +157,7 @@ class LocalHarbor:
         severity: str = "high",
         reuse_sys_cve_allowlist: bool = True,
         cve_allowlist: Sequence[Mapping[str, Any]] = (),
-    ) -> dict[str, Any]:
+    ) -> Project:
         metadata = {
             "auto_scan": str(auto_scan).lower(),
             "prevent_vul": str(prevent_vul).lower(),

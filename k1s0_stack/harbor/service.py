@@ -4,14 +4,23 @@ overviews, retention), independent of HTTP. Errors carry Harbor's status, code a
 from __future__ import annotations
 
 import copy
-import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
+from k1s0_stack.harbor.errors import HarborError, bad_request, not_found
+from k1s0_stack.harbor.records import (
+    Allowlist,
+    Artifact,
+    Project,
+    Repository,
+    RobotAccount,
+    Scan,
+    Tag,
+)
 from k1s0_stack.harbor.store import ZERO_TIME, Store, hash_secret, now, secret_matches
 from k1s0_stack.trivy import REPORT_MIME, SCANNER, SEVERITIES, summary
 
@@ -58,24 +67,6 @@ CI_PERMISSIONS = (
     "accessory-list",
     "repository-read",
 )
-
-
-class HarborError(Exception):
-    """An API error as Harbor reports it: {"errors":[{"code": ..., "message": ...}]}."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def not_found(message: str) -> HarborError:
-    return HarborError(404, "NOT_FOUND", message)
-
-
-def bad_request(message: str) -> HarborError:
-    return HarborError(400, "BAD_REQUEST", message)
 
 
 @dataclass(frozen=True)
@@ -169,7 +160,7 @@ class Harbor:
         name: str,
         metadata: Mapping[str, str] | None = None,
         cve_allowlist: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Project:
         if not name or len(name) > 255 or not NAME_RE.match(name):
             raise bad_request(
                 f"project name is not in lower case or contains illegal characters: {name}"
@@ -181,7 +172,7 @@ class Harbor:
             moment = now()
             meta = {"public": "false"}
             meta.update({k: str(v) for k, v in (metadata or {}).items() if v is not None})
-            project = {
+            project: Project = {
                 "project_id": project_id,
                 "name": name,
                 "creation_time": moment,
@@ -194,9 +185,9 @@ class Harbor:
 
     def _allowlist(
         self, project_id: int, given: Mapping[str, Any] | None, old: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
+    ) -> Allowlist:
         moment = now()
-        allowlist: dict[str, Any] = {
+        allowlist: Allowlist = {
             "id": (old or {}).get("id") or self.store.new_id(),
             "project_id": project_id,
             "items": [{"cve_id": i["cve_id"]} for i in (given or {}).get("items") or []],
@@ -207,15 +198,15 @@ class Harbor:
             allowlist["expires_at"] = int((given or {})["expires_at"])
         return allowlist
 
-    def project(self, name_or_id: str, by_name: bool = False) -> dict[str, Any]:
+    def project(self, name_or_id: str, by_name: bool = False) -> Project:
         with self.store.lock:
             projects = self.store.data["projects"]
             if name_or_id in projects:
-                return dict(projects[name_or_id])
+                return copy.deepcopy(projects[name_or_id])
             if not by_name and name_or_id.isdigit():
                 for project in projects.values():
                     if project["project_id"] == int(name_or_id):
-                        return dict(project)
+                        return copy.deepcopy(project)
         raise not_found(f"project {name_or_id} not found")
 
     def update_project(
@@ -246,9 +237,9 @@ class Harbor:
                 )
             del data["projects"][name]
 
-    def projects(self) -> list[dict[str, Any]]:
+    def projects(self) -> list[Project]:
         with self.store.lock:
-            return [dict(p) for p in self.store.data["projects"].values()]
+            return [copy.deepcopy(p) for p in self.store.data["projects"].values()]
 
     def repo_count(self, project: str) -> int:
         with self.store.lock:
@@ -256,9 +247,9 @@ class Harbor:
                 1 for r in self.store.data["repositories"].values() if r["project"] == project
             )
 
-    def system_allowlist(self) -> dict[str, Any]:
+    def system_allowlist(self) -> Allowlist:
         with self.store.lock:
-            return dict(self.store.data["system_allowlist"])
+            return copy.deepcopy(self.store.data["system_allowlist"])
 
     def set_system_allowlist(self, given: Mapping[str, Any]) -> None:
         with self.store.transaction() as data:
@@ -274,7 +265,7 @@ class Harbor:
         duration: int = -1,
         description: str = "",
         secret: str | None = None,
-    ) -> tuple[dict[str, Any], str]:
+    ) -> tuple[RobotAccount, str]:
         if level != "project":
             raise bad_request("only project-level robot accounts are supported here")
         if not NAME_RE.match(name):
@@ -293,7 +284,7 @@ class Harbor:
             robot_id = self.store.new_id()
             moment = now()
             expires = -1 if duration == -1 else _epoch() + duration * 86400
-            robot = {
+            robot: RobotAccount = {
                 "id": robot_id,
                 "name": full_name,
                 "description": description,
@@ -324,18 +315,18 @@ class Harbor:
                 "update_time": moment,
             }
             data["robots"][str(robot_id)] = robot
-            return dict(robot), secret
+            return copy.deepcopy(robot), secret
 
-    def robots(self) -> list[dict[str, Any]]:
+    def robots(self) -> list[RobotAccount]:
         with self.store.lock:
-            return [dict(r) for r in self.store.data["robots"].values()]
+            return [copy.deepcopy(r) for r in self.store.data["robots"].values()]
 
-    def robot(self, robot_id: int) -> dict[str, Any]:
+    def robot(self, robot_id: int) -> RobotAccount:
         with self.store.lock:
             robot = self.store.data["robots"].get(str(robot_id))
         if robot is None:
             raise not_found(f"robot {robot_id} not found")
-        return dict(robot)
+        return copy.deepcopy(robot)
 
     def delete_robot(self, robot_id: int) -> None:
         with self.store.transaction() as data:
@@ -344,23 +335,25 @@ class Harbor:
 
     # -- repositories -----------------------------------------------------------------------
 
-    def repository(self, project: str, name: str) -> dict[str, Any]:
+    def repository(self, project: str, name: str) -> Repository:
         self.project(project, by_name=True)
         with self.store.lock:
             repo = self.store.data["repositories"].get(f"{project}/{name}")
         if repo is None:
             raise not_found(f"repository {project}/{name} not found")
-        return dict(repo)
+        return copy.deepcopy(repo)
 
-    def repositories(self, project: str) -> list[dict[str, Any]]:
+    def repositories(self, project: str) -> list[Repository]:
         self.project(project, by_name=True)
         with self.store.lock:
             repos = [
-                dict(r) for r in self.store.data["repositories"].values() if r["project"] == project
+                copy.deepcopy(r)
+                for r in self.store.data["repositories"].values()
+                if r["project"] == project
             ]
         return sorted(repos, key=lambda r: r["update_time"], reverse=True)
 
-    def ensure_repository(self, full_name: str) -> dict[str, Any]:
+    def ensure_repository(self, full_name: str) -> Repository:
         project_name = full_name.split("/", 1)[0]
         project = self.project(project_name, by_name=True)
         with self.store.transaction() as data:
@@ -377,7 +370,7 @@ class Harbor:
                     "update_time": moment,
                 }
                 data["repositories"][full_name] = repo
-            return dict(repo)
+            return copy.deepcopy(repo)
 
     def artifact_count(self, full_name: str) -> int:
         with self.store.lock:
@@ -387,7 +380,7 @@ class Harbor:
                 if a["repository"] == full_name and not a.get("accessory_of")
             )
 
-    def delete_repository(self, project: str, name: str) -> list[dict[str, Any]]:
+    def delete_repository(self, project: str, name: str) -> list[Artifact]:
         repo = self.repository(project, name)
         with self.store.transaction() as data:
             gone = [a for a in data["artifacts"].values() if a["repository"] == repo["name"]]
@@ -408,14 +401,14 @@ class Harbor:
         size: int,
         extra_attrs: Mapping[str, Any] | None,
         manifest_size: int = 0,
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[Artifact, bool]:
         """Records a manifest push; returns the artifact and whether it is new."""
         repo = self.ensure_repository(full_name)
         moment = now()
         tag = None if reference.startswith("sha256:") else reference
         with self.store.transaction() as data:
             artifacts = data["artifacts"]
-            artifact = next(
+            found = next(
                 (
                     a
                     for a in artifacts.values()
@@ -423,10 +416,10 @@ class Harbor:
                 ),
                 None,
             )
-            created = artifact is None
-            if artifact is None:
-                config = manifest.get("config") or {}
-                artifact = {
+            created = found is None
+            config = manifest.get("config") or {}
+            if found is None:
+                artifact: Artifact = {
                     "id": self.store.new_id(),
                     "project_id": repo["project_id"],
                     "repository_id": repo["id"],
@@ -447,23 +440,24 @@ class Harbor:
                     "scan": None,
                     "accessory_of": None,
                     "accessory_type": None,
+                    # What the OCI referrers API lists for it (OCI distribution spec 1.1).
+                    "descriptor": {
+                        "mediaType": manifest_media_type,
+                        "digest": digest,
+                        "size": manifest_size,
+                        "artifactType": manifest.get("artifactType") or config.get("mediaType"),
+                        "annotations": dict(manifest.get("annotations") or {}),
+                    },
                 }
                 if manifest.get("artifactType"):
                     artifact["artifact_type"] = manifest["artifactType"]
-                # What the OCI referrers API lists for it (OCI distribution spec 1.1).
-                artifact["descriptor"] = {
-                    "mediaType": manifest_media_type,
-                    "digest": digest,
-                    "size": manifest_size,
-                    "artifactType": manifest.get("artifactType") or config.get("mediaType"),
-                    "annotations": dict(manifest.get("annotations") or {}),
-                }
                 subject, kind = _accessory_subject(tag, manifest)
                 if subject:
                     artifact["accessory_of"] = subject
                     artifact["accessory_type"] = kind
                 artifacts[str(artifact["id"])] = artifact
             else:
+                artifact = found
                 artifact["push_time"] = moment
             if tag:
                 for other in artifacts.values():
@@ -478,9 +472,9 @@ class Harbor:
                     }
                 )
             data["repositories"][full_name]["update_time"] = moment
-            return dict(artifact), created
+            return copy.deepcopy(artifact), created
 
-    def resolve(self, full_name: str, reference: str) -> dict[str, Any] | None:
+    def resolve(self, full_name: str, reference: str) -> Artifact | None:
         with self.store.lock:
             for artifact in self.store.data["artifacts"].values():
                 if artifact["repository"] != full_name:
@@ -488,11 +482,11 @@ class Harbor:
                 if artifact["digest"] == reference or any(
                     t["name"] == reference for t in artifact["tags"]
                 ):
-                    found: dict[str, Any] = artifact
+                    found: Artifact = artifact
                     return found
         return None
 
-    def artifact(self, project: str, name: str, reference: str) -> dict[str, Any]:
+    def artifact(self, project: str, name: str, reference: str) -> Artifact:
         self.project(project, by_name=True)
         full_name = f"{project}/{name}"
         with self.store.lock:
@@ -503,7 +497,7 @@ class Harbor:
             # A snapshot: scans and pushes change the stored record from other threads.
             return copy.deepcopy(found)
 
-    def artifacts(self, project: str, name: str) -> list[dict[str, Any]]:
+    def artifacts(self, project: str, name: str) -> list[Artifact]:
         self.repository(project, name)
         with self.store.lock:
             found = [
@@ -523,7 +517,7 @@ class Harbor:
                 for t in a["tags"]
             )
 
-    def accessories(self, full_name: str, digest: str) -> list[dict[str, Any]]:
+    def accessories(self, full_name: str, digest: str) -> list[Artifact]:
         with self.store.lock:
             return [
                 copy.deepcopy(a)
@@ -531,7 +525,7 @@ class Harbor:
                 if a["repository"] == full_name and a.get("accessory_of") == digest
             ]
 
-    def delete_artifact(self, artifact_id: int) -> list[dict[str, Any]]:
+    def delete_artifact(self, artifact_id: int) -> list[Artifact]:
         """Removes an artifact and its accessories; returns what was removed."""
         with self.store.transaction() as data:
             artifact = data["artifacts"].pop(str(artifact_id), None)
@@ -551,7 +545,7 @@ class Harbor:
         if artifact is not None:
             self.delete_artifact(int(artifact["id"]))
 
-    def create_tag(self, artifact_id: int, tag: str) -> dict[str, Any]:
+    def create_tag(self, artifact_id: int, tag: str) -> Tag:
         with self.store.transaction() as data:
             artifact = data["artifacts"][str(artifact_id)]
             for other in data["artifacts"].values():
@@ -564,14 +558,14 @@ class Harbor:
                         f"the tag {tag} already exists under the repository "
                         + artifact["repository"],
                     )
-            entry = {
+            entry: Tag = {
                 "id": self.store.new_id(),
                 "name": tag,
                 "push_time": now(),
                 "pull_time": ZERO_TIME,
             }
             artifact["tags"].append(entry)
-            return dict(entry)
+            return copy.deepcopy(entry)
 
     def delete_tag(self, artifact_id: int, tag: str) -> None:
         with self.store.transaction() as data:
@@ -595,7 +589,7 @@ class Harbor:
             if repo:
                 repo["pull_count"] += 1
 
-    def effective_allowlist(self, project: Mapping[str, Any]) -> set[str]:
+    def effective_allowlist(self, project: Project) -> set[str]:
         """The CVE ids exempted in `project`: the system's or its own, unless expired."""
         reuse = project["metadata"].get("reuse_sys_cve_allowlist", "true") == "true"
         allowlist = self.system_allowlist() if reuse else project["cve_allowlist"]
@@ -604,7 +598,7 @@ class Harbor:
             return set()
         return {item["cve_id"] for item in allowlist.get("items") or []}
 
-    def pull_refusal(self, project_name: str, artifact: Mapping[str, Any]) -> str | None:
+    def pull_refusal(self, project_name: str, artifact: Artifact) -> str | None:
         """Harbor's "prevent vulnerable images from running" check on a manifest GET: the
         refusal message, or None when the pull may go ahead."""
         project = self.project(project_name, by_name=True)
@@ -629,9 +623,10 @@ class Harbor:
             )
         exempt = self.effective_allowlist(project)
         order = list(SEVERITIES)
+        report = scan.get("report") or {}
         blocking = [
             v
-            for v in scan["report"]["vulnerabilities"]
+            for v in report.get("vulnerabilities") or []
             if v["id"] not in exempt and order.index(v["severity"]) >= order.index(threshold)
         ]
         if not blocking:
@@ -644,15 +639,15 @@ class Harbor:
 
     # -- scans ------------------------------------------------------------------------------
 
-    def update_scan(self, artifact_id: int, **fields: Any) -> dict[str, Any] | None:
+    def update_scan(self, artifact_id: int, **fields: Any) -> Artifact | None:
         with self.store.transaction() as data:
             artifact = data["artifacts"].get(str(artifact_id))
             if artifact is None:
                 return None
-            scan = artifact.get("scan") or {}
+            scan: dict[str, Any] = dict(artifact.get("scan") or {})
             scan.update(fields)
-            artifact["scan"] = scan
-            return dict(artifact)
+            artifact["scan"] = cast(Scan, scan)
+            return copy.deepcopy(artifact)
 
 
 def _accessory_subject(
@@ -677,7 +672,7 @@ def accepted_mimes(header: str | None) -> list[str]:
     return [part.strip() for part in (header or DEFAULT_ACCEPT).split(",") if part.strip()]
 
 
-def scan_overview(scan: Mapping[str, Any] | None, accept: str | None) -> dict[str, Any] | None:
+def scan_overview(scan: Scan | None, accept: str | None) -> dict[str, Any] | None:
     """Harbor's scan_overview (omitempty fields), or None while the scan is only queued."""
     if (
         not scan
@@ -696,142 +691,19 @@ def scan_overview(scan: Mapping[str, Any] | None, accept: str | None) -> dict[st
         overview["complete_percent"] = scan["complete_percent"]
     if scan.get("duration"):
         overview["duration"] = scan["duration"]
-    if scan["status"] == "Success" and scan.get("report") is not None:
-        overview["severity"] = scan["report"]["severity"]
-        overview["summary"] = summary(scan["report"])
+    report = scan.get("report")
+    if scan["status"] == "Success" and report is not None:
+        overview["severity"] = report["severity"]
+        overview["summary"] = summary(report)
         overview["scanner"] = dict(SCANNER)
     return {REPORT_MIME: overview}
 
 
-def scannable(artifact: Mapping[str, Any]) -> bool:
+def scannable(artifact: Artifact) -> bool:
     return (
         not artifact.get("accessory_of")
         and artifact["manifest_media_type"] in SCANNABLE_MEDIA_TYPES
     )
-
-
-# -- retention ----------------------------------------------------------------------------------
-
-
-def retained(
-    artifacts: Sequence[Mapping[str, Any]], rules: Sequence[Mapping[str, Any]], project: str
-) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
-    """Harbor's tag retention ("or" of enabled "retain" rules): (kept, deleted) per candidate
-    artifact of the repositories the rules' scope selectors match."""
-    keep_ids: set[int] = set()
-    in_scope: dict[int, Mapping[str, Any]] = {}
-    for rule in rules:
-        if rule.get("disabled"):
-            continue
-        repos = [a for a in artifacts if _repo_selected(a["repository"], project, rule)]
-        for artifact in repos:
-            in_scope[int(artifact["id"])] = artifact
-        by_repo: dict[str, list[Mapping[str, Any]]] = {}
-        for artifact in repos:
-            if _tags_selected(artifact, rule):
-                by_repo.setdefault(artifact["repository"], []).append(artifact)
-        for candidates in by_repo.values():
-            keep_ids.update(int(a["id"]) for a in _template(rule, candidates))
-    kept = [a for i, a in in_scope.items() if i in keep_ids]
-    deleted = [a for i, a in in_scope.items() if i not in keep_ids]
-    return kept, deleted
-
-
-def _repo_selected(full_name: str, project: str, rule: Mapping[str, Any]) -> bool:
-    name = full_name[len(project) + 1 :]
-    selectors = (rule.get("scope_selectors") or {}).get("repository") or []
-    for selector in selectors:
-        matched = _doublestar(name, selector.get("pattern", "**"))
-        if selector.get("decoration") == "repoExcludes":
-            matched = not matched
-        if not matched:
-            return False
-    return True
-
-
-def _tags_selected(artifact: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
-    """Harbor's doublestar tag selector (src/lib/selector/selectors/doublestar): `matches` picks
-    an artifact when any tag matches, `excludes` when any tag does not. For an untagged artifact
-    the selector's `untagged` flag decides — `matches` picks it when the flag is set, `excludes`
-    when it is not; the flag defaults to true for `matches` and false for `excludes`, and any
-    non-empty `extras` JSON sets it to its `untagged` value (false when absent)."""
-    tags = [t["name"] for t in artifact["tags"]]
-    for selector in rule.get("tag_selectors") or []:
-        excludes = selector.get("decoration") == "excludes"
-        if tags:
-            pattern = selector.get("pattern", "**")
-            hits = [_doublestar(tag, pattern) for tag in tags]
-            picked = not all(hits) if excludes else any(hits)
-        else:
-            picked = _untagged_flag(selector, excludes) != excludes
-        if not picked:
-            return False
-    return True
-
-
-def _untagged_flag(selector: Mapping[str, Any], excludes: bool) -> bool:
-    default = not excludes
-    extras = selector.get("extras") or ""
-    if not extras:
-        return default
-    try:
-        parsed = json.loads(extras)
-    except ValueError:
-        return default
-    # Go's json.Unmarshal into {Untagged bool} fails (keeping the default) on anything but an
-    # object whose "untagged", if present, is a boolean; an absent key leaves false.
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("untagged", False), bool):
-        return default
-    return bool(parsed.get("untagged", False))
-
-
-def _template(
-    rule: Mapping[str, Any], candidates: list[Mapping[str, Any]]
-) -> list[Mapping[str, Any]]:
-    template = rule.get("template")
-    params = rule.get("params") or {}
-    newest = sorted(candidates, key=lambda a: a["push_time"], reverse=True)
-    if template == "always":
-        return candidates
-    if template == "latestPushedK":
-        return newest[: int(params.get("latestPushedK", 0))]
-    if template == "latestPulledN":
-        pulled = sorted(candidates, key=lambda a: a["pull_time"], reverse=True)
-        return pulled[: int(params.get("latestPulledN", 0))]
-    if template == "nDaysSinceLastPush":
-        limit = datetime.now(UTC) - timedelta(days=int(params.get("nDaysSinceLastPush", 0)))
-        return [a for a in candidates if _parse_time(a["push_time"]) >= limit]
-    if template == "nDaysSinceLastPull":
-        limit = datetime.now(UTC) - timedelta(days=int(params.get("nDaysSinceLastPull", 0)))
-        return [a for a in candidates if _parse_time(a["pull_time"]) >= limit]
-    raise bad_request(f"unsupported retention template {template}")
-
-
-def _doublestar(value: str, pattern: str) -> bool:
-    """Harbor's doublestar matching, with {a,b} alternatives."""
-    match = re.match(r"^(.*)\{([^{}]*)\}(.*)$", pattern)
-    if match:
-        head, options, tail = match.groups()
-        return any(_doublestar(value, head + option + tail) for option in options.split(","))
-    if pattern == "**":
-        return True
-    regex = ""
-    index = 0
-    while index < len(pattern):
-        if pattern.startswith("**", index):
-            regex += ".*"
-            index += 2
-        elif pattern[index] == "*":
-            regex += "[^/]*"
-            index += 1
-        else:
-            regex += "[^/]" if pattern[index] == "?" else re.escape(pattern[index])
-            index += 1
-    return re.fullmatch(regex, value) is not None
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def _epoch() -> int:

@@ -638,7 +638,7 @@ def spare_harbor(tmp_path: Path) -> Iterator[LocalHarbor]:
 def test_a_response_off_the_contract_is_recorded(
     spare_harbor: LocalHarbor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from k1s0_stack.harbor import api
+    from k1s0_stack.harbor.api import system as api
 
     assert requests.get(f"{spare_harbor.api}/systeminfo", timeout=10).status_code == 200
     assert spare_harbor.contract_violations() == []

@@ -1,0 +1,139 @@
+"""Tag retention policies and their executions (evaluation: harbor/retention.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response
+
+from k1s0_stack.harbor.errors import bad_request, not_found
+from k1s0_stack.harbor.records import Project, RetentionPolicy
+from k1s0_stack.harbor.retention import TEMPLATES, retained
+from k1s0_stack.harbor.store import now
+from k1s0_stack.harbor.web import (
+    API,
+    ServerContext,
+    body,
+    caller,
+    empty,
+    json_response,
+    page,
+    router,
+)
+
+
+def register(bp: Blueprint, ctx: ServerContext) -> None:
+    route = router(bp)
+    harbor = ctx.harbor
+
+    def retention_project(policy: Mapping[str, Any]) -> Project:
+        scope = policy.get("scope") or {}
+        if scope.get("level") != "project" or not isinstance(scope.get("ref"), int):
+            raise bad_request("retention scope must be {level: project, ref: <project id>}")
+        return harbor.project(str(scope["ref"]))
+
+    def checked_rules(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if policy.get("algorithm", "or") != "or":
+            raise bad_request('retention algorithm must be "or"')
+        rules = []
+        for priority, rule in enumerate(policy.get("rules") or [], start=1):
+            if rule.get("action", "retain") != "retain":
+                raise bad_request('retention rule action must be "retain"')
+            if rule.get("template") not in TEMPLATES:
+                raise bad_request(f"unsupported retention template {rule.get('template')}")
+            rules.append({**rule, "id": priority, "priority": priority, "action": "retain"})
+        if len(rules) > 15:
+            raise bad_request("a retention policy holds at most 15 rules")
+        return rules
+
+    def retention(retention_id: int, action: str) -> dict[str, Any]:
+        with harbor.store.lock:
+            policy = harbor.store.data["retentions"].get(str(retention_id))
+        if policy is None:
+            raise not_found(f"retention policy {retention_id} not found")
+        project = harbor.project(str(policy["scope"]["ref"]))
+        harbor.require(caller(), project["name"], "tag-retention", action)
+        return dict(policy)
+
+    def policy_json(policy: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in policy.items() if k != "executions"}
+
+    @route("/retentions", "createRetention", ["POST"])
+    def create_retention() -> Response:
+        req = body()
+        project = retention_project(req)
+        harbor.require(caller(), project["name"], "tag-retention", "create")
+        if project["metadata"].get("retention_id"):
+            raise bad_request(f"project {project['name']} already has a retention policy")
+        policy_id = harbor.store.new_id()
+        policy: RetentionPolicy = {
+            "id": policy_id,
+            "algorithm": "or",
+            "rules": checked_rules(req),
+            "trigger": req.get("trigger") or {"kind": "Schedule", "settings": {"cron": ""}},
+            "scope": {"level": "project", "ref": project["project_id"]},
+            "executions": [],
+        }
+        with harbor.store.transaction() as data:
+            data["retentions"][str(policy_id)] = policy
+        harbor.update_project(project["name"], {"retention_id": str(policy_id)}, None)
+        return empty(201, {"Location": f"{API}/retentions/{policy_id}"})
+
+    @route("/retentions/<int:retention_id>", "getRetention", ["GET"])
+    def get_retention(retention_id: int) -> Response:
+        return json_response(policy_json(retention(retention_id, "read")))
+
+    @route("/retentions/<int:retention_id>", "updateRetention", ["PUT"])
+    def update_retention(retention_id: int) -> Response:
+        retention(retention_id, "update")
+        req = body()
+        rules = checked_rules(req)
+        with harbor.store.transaction() as data:
+            stored = data["retentions"][str(retention_id)]
+            stored["rules"] = rules
+            if req.get("trigger"):
+                stored["trigger"] = req["trigger"]
+        return empty()
+
+    @route("/retentions/<int:retention_id>/executions", "triggerRetentionExecution", ["POST"])
+    def trigger_retention(retention_id: int) -> Response:
+        policy = retention(retention_id, "operate")
+        dry_run = bool(body().get("dry_run", False))
+        project = harbor.project(str(policy["scope"]["ref"]))
+        started = now()
+        with harbor.store.lock:
+            candidates = [
+                dict(a)
+                for a in harbor.store.data["artifacts"].values()
+                if a["repository"].startswith(project["name"] + "/") and not a.get("accessory_of")
+            ]
+        _, doomed = retained(candidates, policy["rules"], project["name"])
+        if not dry_run:
+            for artifact in doomed:
+                for gone in harbor.delete_artifact(int(artifact["id"])):
+                    ctx.delete_manifest(gone["repository"], gone["digest"])
+        execution_id = harbor.store.new_id()
+        with harbor.store.transaction() as data:
+            data["retentions"][str(retention_id)]["executions"].append(
+                {
+                    "id": execution_id,
+                    "policy_id": retention_id,
+                    "start_time": started,
+                    "end_time": now(),
+                    "status": "Succeed",
+                    "trigger": "MANUAL",
+                    "dry_run": dry_run,
+                    "deleted": [f"{a['repository']}@{a['digest']}" for a in doomed],
+                }
+            )
+        return empty(
+            201, {"Location": f"{API}/retentions/{retention_id}/executions/{execution_id}"}
+        )
+
+    @route("/retentions/<int:retention_id>/executions", "listRetentionExecutions", ["GET"])
+    def list_retention_executions(retention_id: int) -> Response:
+        policy = retention(retention_id, "list")
+        executions = sorted(policy["executions"], key=lambda e: e["id"], reverse=True)
+        shown, headers = page([{k: v for k, v in e.items() if k != "deleted"} for e in executions])
+        return json_response(shown, headers=headers)

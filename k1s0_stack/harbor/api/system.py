@@ -1,0 +1,51 @@
+"""ping, systeminfo, the system CVE allowlist, the current user."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from k1s0_stack.harbor.errors import unauthorized
+from k1s0_stack.harbor.store import now
+from k1s0_stack.harbor.web import ServerContext, body, caller, empty, json_response, router
+
+HARBOR_VERSION = "v2.15.2-k1s0"
+
+
+def register(bp: Blueprint, ctx: ServerContext) -> None:
+    route = router(bp)
+    harbor = ctx.harbor
+
+    @route("/ping", "getPing", ["GET"])
+    def get_ping() -> Response:
+        return Response("Pong", mimetype="text/plain")
+
+    @route("/systeminfo", "getSystemInfo", ["GET"])
+    def get_system_info() -> Response:
+        return json_response(
+            {
+                "auth_mode": "db_auth",
+                "primary_auth_mode": False,
+                "harbor_version": HARBOR_VERSION,
+                "registry_url": ctx.registry_host,
+                "external_url": ctx.url,
+                "project_creation_restriction": "adminonly",
+                "self_registration": False,
+                "has_ca_root": False,
+                "read_only": False,
+                "notification_enable": True,
+                "current_time": now(),
+                "banner_message": "",
+            }
+        )
+
+    @route("/system/CVEAllowlist", "getSystemCVEAllowlist", ["GET"])
+    def get_system_allowlist() -> Response:
+        if caller() is None:
+            raise unauthorized()
+        return json_response(harbor.system_allowlist())
+
+    @route("/system/CVEAllowlist", "putSystemCVEAllowlist", ["PUT"])
+    def put_system_allowlist() -> Response:
+        harbor.require_admin(caller())
+        harbor.set_system_allowlist(body())
+        return empty()
