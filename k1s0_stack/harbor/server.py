@@ -22,7 +22,7 @@ import requests
 from flask import Flask, Response, g, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from k1s0_stack.harbor import contract
+from k1s0_stack.harbor import contract, csrf
 from k1s0_stack.harbor.api import make_api
 from k1s0_stack.harbor.errors import HarborError
 from k1s0_stack.harbor.faults import Fault, FaultPlan, ScanBehaviour
@@ -81,6 +81,7 @@ class LocalHarbor:
         self.port = port
         self.trivy_db = trivy_db
         self.faults = FaultPlan()
+        self.csrf = csrf.CsrfGuard()
         self._violations: list[str] = []
         self._violations_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
@@ -247,10 +248,32 @@ def create_app(ctx: LocalHarbor) -> Flask:
             fault = ctx.faults.take(operation)
             if fault is not None:
                 return _apply(fault)
+        if request.path.startswith("/_k1s0/") or csrf.skipped(request.path, request.cookies):
+            return None
+        sent = request.headers.get(csrf.TOKEN_HEADER) or request.form.get(csrf.TOKEN_FORM_FIELD)
+        outcome = ctx.csrf.check(request.method, request.cookies, sent)
+        g.csrf = outcome
+        if outcome.refusal is not None:
+            return errors_response(403, "FORBIDDEN", outcome.refusal)
         return None
 
     @app.after_request
     def after(response: Response) -> Response:
+        # Beego's session: every answer (API, /v2/, errors) sets the session cookie.
+        session = request.cookies.get(csrf.SESSION_COOKIE) or csrf.new_session_id()
+        response.set_cookie(csrf.SESSION_COOKIE, session, path="/", httponly=True)
+        outcome: csrf.Outcome | None = g.get("csrf")
+        if outcome is not None:
+            response.headers["X-Harbor-Csrf-Token"] = outcome.token
+            if outcome.cookie is not None:
+                response.set_cookie(
+                    csrf.CSRF_COOKIE,
+                    outcome.cookie,
+                    max_age=csrf.MAX_AGE,
+                    path="/",
+                    httponly=True,
+                    samesite="Strict",
+                )
         if request.path.startswith(API):
             response.headers.setdefault(
                 "X-Request-Id", request.headers.get("X-Request-Id", _request_id())
