@@ -31,7 +31,7 @@ class Project(TypedDict):
 class Access(TypedDict):
     resource: str
     action: str
-    effect: str
+    effect: NotRequired[str]  # "allow" | "deny"; absent when not given (Harbor: omitempty)
 
 
 class RobotPermission(TypedDict):

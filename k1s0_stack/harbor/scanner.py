@@ -90,11 +90,12 @@ class Scanner:
         if self._stopping.wait(QUEUE_DELAY):
             return
         started = datetime.now(UTC)
-        artifact = self._harbor.update_scan(artifact_id, status="Pending", start_time=now())
+        # Harbor's overview shows a Pending job with start and end at Go's zero time.
+        artifact = self._harbor.update_scan(artifact_id, status="Pending")
         if artifact is None or self._stopping.wait(PENDING_DELAY):
             return
         behaviour = self._faults.scan(artifact["repository"])
-        self._harbor.update_scan(artifact_id, status="Running")
+        self._harbor.update_scan(artifact_id, status="Running", start_time=now())
         began = time.monotonic()
         report: dict[str, Any] | None = None
         log = ""

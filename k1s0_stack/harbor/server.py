@@ -153,23 +153,23 @@ class LocalHarbor:
     def create_project(
         self,
         name: str,
-        auto_scan: bool = True,
-        prevent_vul: bool = False,
-        severity: str = "high",
-        reuse_sys_cve_allowlist: bool = True,
         cve_allowlist: Sequence[Mapping[str, Any]] = (),
+        **metadata: str | bool,
     ) -> Project:
-        metadata = {
-            "auto_scan": str(auto_scan).lower(),
-            "prevent_vul": str(prevent_vul).lower(),
-            "severity": severity,
-            "reuse_sys_cve_allowlist": str(reuse_sys_cve_allowlist).lower(),
-        }
+        """A project as Harbor stores one created through its API: `public` ("false" unless
+        given) and only the metadata keys given (`auto_scan=True`, `prevent_vul`, `severity`,
+        `reuse_sys_cve_allowlist`, ...; booleans become "true"/"false"). An absent
+        `reuse_sys_cve_allowlist` means the system allowlist applies, as in Harbor.
+        `cve_allowlist` items ({"cve_id", "expires_at"?}) become the project's own list (Harbor
+        would take them from a later PUT; its create ignores them); the earliest `expires_at`
+        is the list's."""
+        meta = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in metadata.items()}
+        meta.setdefault("public", "false")
         allowlist: dict[str, Any] = {"items": [{"cve_id": i["cve_id"]} for i in cve_allowlist]}
         expiries = [i["expires_at"] for i in cve_allowlist if i.get("expires_at") is not None]
         if expiries:
             allowlist["expires_at"] = min(int(e) for e in expiries)
-        return self.harbor.create_project(name, metadata, allowlist)
+        return self.harbor.create_project(name, meta, allowlist if cve_allowlist else None)
 
     def create_robot(
         self,

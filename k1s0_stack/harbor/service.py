@@ -11,26 +11,31 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from k1s0_stack.harbor.errors import HarborError, bad_request, not_found
+from k1s0_stack.harbor import rbac
+from k1s0_stack.harbor.errors import (
+    HarborError,
+    bad_request,
+    forbidden,
+    not_found,
+    unauthorized,
+)
 from k1s0_stack.harbor.records import (
+    Access,
     Allowlist,
     Artifact,
     Project,
     Repository,
     RobotAccount,
+    RobotPermission,
     Scan,
     Tag,
 )
 from k1s0_stack.harbor.store import ZERO_TIME, Store, hash_secret, now, secret_matches
-from k1s0_stack.trivy import REPORT_MIME, SCANNER, SEVERITIES, summary
+from k1s0_stack.trivy import SEVERITIES
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 ROBOT_PREFIX = "robot$"
 COSIGN_TAG_RE = re.compile(r"^sha256-([0-9a-f]{64})\.sig$")
-DEFAULT_ACCEPT = (
-    "application/vnd.security.vulnerability.report; version=1.1, "
-    "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0"
-)
 SCANNABLE_MEDIA_TYPES = frozenset(
     {
         "application/vnd.docker.distribution.manifest.v2+json",
@@ -45,28 +50,34 @@ PERMISSION_SETS: dict[str, tuple[tuple[str, str], ...]] = {
     "tag-create": (("tag", "create"),),
     "tag-delete": (("tag", "delete"),),
     "tag-list": (("tag", "list"),),
-    "artifact-read": (("artifact", "read"), ("artifact-addition", "read")),
+    "artifact-read": (("artifact", "read"),),
+    "artifact-addition-read": (("artifact-addition", "read"),),  # the vulnerability report
     "artifact-list": (("artifact", "list"),),
     "artifact-delete": (("artifact", "delete"),),
     "accessory-list": (("accessory", "list"),),
+    "project-read": (("project", "read"),),
+    "metadata-read": (("metadata", "read"),),
     "repository-read": (("repository", "read"), ("repository", "list")),
     "repository-delete": (("repository", "delete"),),
-    "retention": tuple(
-        ("tag-retention", a) for a in ("create", "read", "update", "list", "operate")
-    ),
+    # handler/retention.go: create, read, update (also to trigger a run), list executions.
+    "retention": tuple(("tag-retention", a) for a in ("create", "read", "update", "list")),
 }
-CI_PERMISSIONS = (
+# Exactly what the action needs (README "Robot account permissions"): push and pull the image,
+# read the project (its CVE allowlist settings), read and list artifacts, read the vulnerability
+# report, start and read scans, add and delete tags.
+ACTION_PERMISSIONS = (
     "push",
     "pull",
+    "project-read",
+    "artifact-read",
+    "artifact-list",
+    "artifact-addition-read",
     "scan",
     "tag-create",
     "tag-delete",
     "tag-list",
-    "artifact-read",
-    "artifact-list",
-    "accessory-list",
-    "repository-read",
 )
+CI_PERMISSIONS = ACTION_PERMISSIONS
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,7 @@ def permission_entries(permissions: Iterable[str]) -> list[dict[str, str]]:
         else:
             raise ValueError(f"unknown permission {permission!r}")
         for resource, action in pairs:
-            entry = {"resource": resource, "action": action, "effect": "allow"}
+            entry = {"resource": resource, "action": action}
             if entry not in access:
                 access.append(entry)
     return access
@@ -123,28 +134,39 @@ class Harbor:
                     return Principal(username, False, int(robot["id"]))
         return None
 
-    def allowed(self, principal: Principal, project: str, resource: str, action: str) -> bool:
-        if principal.admin:
+    def allowed(
+        self,
+        principal: Principal | None,
+        project_ref: str,
+        resource: str,
+        action: str,
+        by_name: bool = True,
+    ) -> bool:
+        """Harbor's HasProjectPermission: `resource` "project" is the project itself."""
+        if principal is not None and principal.admin:
             return True
+        project = self._find_project(project_ref, by_name)
+        if project is None:
+            return False
+        public = project["metadata"].get("public") == "true"
+        if principal is None:
+            return rbac.anonymous_can(public, resource, action)
         with self.store.lock:
             robot = self.store.data["robots"].get(str(principal.robot_id))
-            if robot is None:
-                return False
-            for permission in robot["permissions"]:
-                if permission["namespace"] not in (project, "*"):
-                    continue
-                for access in permission["access"]:
-                    if access["resource"] == resource and access["action"] in (action, "*"):
-                        return True
-        return False
+            permissions = copy.deepcopy(robot["permissions"]) if robot else []
+        return rbac.robot_can(permissions, project["name"], public, resource, action)
 
     def require(
-        self, principal: Principal | None, project: str, resource: str, action: str
+        self,
+        principal: Principal | None,
+        project_ref: str,
+        resource: str,
+        action: str,
+        by_name: bool = True,
     ) -> None:
-        if principal is None:
-            raise HarborError(401, "UNAUTHORIZED", "unauthorized")
-        if not self.allowed(principal, project, resource, action):
-            raise HarborError(403, "FORBIDDEN", "forbidden")
+        """Harbor's RequireProjectAccess: 401 for anonymous callers, else 403."""
+        if not self.allowed(principal, project_ref, resource, action, by_name):
+            raise unauthorized() if principal is None else forbidden()
 
     @staticmethod
     def require_admin(principal: Principal | None) -> None:
@@ -162,23 +184,20 @@ class Harbor:
         cve_allowlist: Mapping[str, Any] | None = None,
     ) -> Project:
         if not name or len(name) > 255 or not NAME_RE.match(name):
-            raise bad_request(
-                f"project name is not in lower case or contains illegal characters: {name}"
-            )
+            raise bad_request("project name is not in lower case or contains illegal characters")
         with self.store.transaction() as data:
             if name in data["projects"]:
                 raise HarborError(409, "CONFLICT", f"The project named {name} already exists")
             project_id = self.store.new_id()
             moment = now()
-            meta = {"public": "false"}
-            meta.update({k: str(v) for k, v in (metadata or {}).items() if v is not None})
+            meta = {k: str(v) for k, v in (metadata or {}).items() if v is not None}
             project: Project = {
                 "project_id": project_id,
                 "name": name,
                 "creation_time": moment,
                 "update_time": moment,
                 "metadata": meta,
-                "cve_allowlist": self._allowlist(project_id, cve_allowlist, None),
+                "cve_allowlist": self._allowlist(project_id, cve_allowlist or {}, None),
             }
             data["projects"][name] = project
             return project
@@ -186,19 +205,28 @@ class Harbor:
     def _allowlist(
         self, project_id: int, given: Mapping[str, Any] | None, old: Mapping[str, Any] | None
     ) -> Allowlist:
-        moment = now()
+        # Harbor's allowlist DAO leaves both times at Go's zero time (captures); ids are kept
+        # exactly as given (its validator only refuses empty ones).
         allowlist: Allowlist = {
-            "id": (old or {}).get("id") or self.store.new_id(),
+            "id": (old or {}).get("id", self.store.new_id() if project_id else 0),
             "project_id": project_id,
-            "items": [{"cve_id": i["cve_id"]} for i in (given or {}).get("items") or []],
-            "creation_time": (old or {}).get("creation_time", moment),
-            "update_time": moment,
+            "items": [{"cve_id": str(i["cve_id"])} for i in (given or {}).get("items") or []],
+            "creation_time": ZERO_TIME,
+            "update_time": ZERO_TIME,
         }
+        if any(not item["cve_id"] for item in allowlist["items"]):
+            raise bad_request("empty_cve_id: empty CVE ID in allowlist")
         if (given or {}).get("expires_at") is not None:
             allowlist["expires_at"] = int((given or {})["expires_at"])
         return allowlist
 
     def project(self, name_or_id: str, by_name: bool = False) -> Project:
+        found = self._find_project(name_or_id, by_name)
+        if found is None:
+            raise not_found(f"project {name_or_id} not found")
+        return found
+
+    def _find_project(self, name_or_id: str, by_name: bool) -> Project | None:
         with self.store.lock:
             projects = self.store.data["projects"]
             if name_or_id in projects:
@@ -207,7 +235,7 @@ class Harbor:
                 for project in projects.values():
                     if project["project_id"] == int(name_or_id):
                         return copy.deepcopy(project)
-        raise not_found(f"project {name_or_id} not found")
+        return None
 
     def update_project(
         self, name: str, metadata: Mapping[str, Any] | None, cve_allowlist: Mapping[str, Any] | None
@@ -233,7 +261,7 @@ class Harbor:
                 raise HarborError(
                     412,
                     "PRECONDITION",
-                    f"the project {name} contains repositories, can not be deleted",
+                    "precondition failed: the project contains repositories, can not be deleted",
                 )
             del data["projects"][name]
 
@@ -272,15 +300,30 @@ class Harbor:
             raise bad_request(
                 f"robot name is not in lower case or contains illegal characters: {name}"
             )
+        if not permissions or any(not p.get("access") for p in permissions):
+            raise bad_request("bad request empty permission")
         if len(permissions) != 1 or permissions[0].get("kind") != "project":
-            raise bad_request("a project level robot must have exactly one project permission")
+            raise bad_request("bad request permission")
+        access: list[Access] = []
+        for given in permissions[0]["access"]:
+            entry: Access = {"resource": str(given["resource"]), "action": str(given["action"])}
+            if given.get("effect"):
+                entry["effect"] = str(given["effect"])
+            access.append(entry)
         project = str(permissions[0].get("namespace", ""))
-        self.project(project, by_name=True)
+        granted: list[RobotPermission] = [
+            {"kind": "project", "namespace": project, "access": access}
+        ]
+        for resource, action in rbac.invalid_pairs(granted):
+            raise bad_request(f"bad request permission: {resource}:{action}")
+        project_id = self.project(project, by_name=True)["project_id"]
         full_name = f"{ROBOT_PREFIX}{project}+{name}"
         secret = secret or secrets.token_urlsafe(24)
         with self.store.transaction() as data:
             if any(r["name"] == full_name for r in data["robots"].values()):
-                raise HarborError(409, "CONFLICT", f"robot account {full_name} already exists")
+                raise HarborError(
+                    409, "CONFLICT", f"robot account {project_id}:{project}+{name} already exists"
+                )
             robot_id = self.store.new_id()
             moment = now()
             expires = -1 if duration == -1 else _epoch() + duration * 86400
@@ -294,20 +337,7 @@ class Harbor:
                 "expires_at": expires,
                 "disable": False,
                 "editable": True,
-                "permissions": [
-                    {
-                        "kind": "project",
-                        "namespace": project,
-                        "access": [
-                            {
-                                "resource": a["resource"],
-                                "action": a["action"],
-                                "effect": a.get("effect", "allow"),
-                            }
-                            for a in permissions[0].get("access") or []
-                        ],
-                    }
-                ],
+                "permissions": granted,
                 "secret_hash": hash_secret(secret, self._salt),
                 "creator_type": "local",
                 "creator_ref": 1,
@@ -498,7 +528,8 @@ class Harbor:
             return copy.deepcopy(found)
 
     def artifacts(self, project: str, name: str) -> list[Artifact]:
-        self.repository(project, name)
+        """Harbor lists the artifacts of a repository that does not exist as none (200 [])."""
+        self.project(project, by_name=True)
         with self.store.lock:
             found = [
                 copy.deepcopy(a)
@@ -590,11 +621,18 @@ class Harbor:
                 repo["pull_count"] += 1
 
     def effective_allowlist(self, project: Project) -> set[str]:
-        """The CVE ids exempted in `project`: the system's or its own, unless expired."""
-        reuse = project["metadata"].get("reuse_sys_cve_allowlist", "true") == "true"
-        allowlist = self.system_allowlist() if reuse else project["cve_allowlist"]
+        """The CVE ids exempted in `project`: the system's or its own, unless expired.
+        Harbor: src/pkg/project/models/project.go ReuseSysCVEAllowlist (an absent key is true),
+        src/pkg/allowlist/models/cve_allowlist.go IsExpired (null never, else now >= expires_at)
+        and CVESet (exact ids)."""
+        reuse = project["metadata"].get("reuse_sys_cve_allowlist")
+        allowlist = (
+            self.system_allowlist()
+            if reuse is None or _is_true(reuse)
+            else project["cve_allowlist"]
+        )
         expires = allowlist.get("expires_at")
-        if expires is not None and expires != 0 and expires < _epoch():
+        if expires is not None and _epoch() >= expires:
             return set()
         return {item["cve_id"] for item in allowlist.get("items") or []}
 
@@ -668,42 +706,16 @@ def _accessory_subject(
     return None, None
 
 
-def accepted_mimes(header: str | None) -> list[str]:
-    return [part.strip() for part in (header or DEFAULT_ACCEPT).split(",") if part.strip()]
-
-
-def scan_overview(scan: Scan | None, accept: str | None) -> dict[str, Any] | None:
-    """Harbor's scan_overview (omitempty fields), or None while the scan is only queued."""
-    if (
-        not scan
-        or scan.get("status") in (None, "Queued")
-        or REPORT_MIME not in accepted_mimes(accept)
-    ):
-        return None
-    overview: dict[str, Any] = {
-        "report_id": scan["report_id"],
-        "scan_status": scan["status"],
-        "start_time": scan["start_time"],
-    }
-    if scan.get("end_time"):
-        overview["end_time"] = scan["end_time"]
-    if scan.get("complete_percent"):
-        overview["complete_percent"] = scan["complete_percent"]
-    if scan.get("duration"):
-        overview["duration"] = scan["duration"]
-    report = scan.get("report")
-    if scan["status"] == "Success" and report is not None:
-        overview["severity"] = report["severity"]
-        overview["summary"] = summary(report)
-        overview["scanner"] = dict(SCANNER)
-    return {REPORT_MIME: overview}
-
-
 def scannable(artifact: Artifact) -> bool:
     return (
         not artifact.get("accessory_of")
         and artifact["manifest_media_type"] in SCANNABLE_MEDIA_TYPES
     )
+
+
+def _is_true(value: str) -> bool:
+    """project.go isTrue: "true" in any case, or "1"."""
+    return value.lower() == "true" or value == "1"
 
 
 def _epoch() -> int:

@@ -53,7 +53,7 @@ class Store:
             "artifacts": {},
             "retentions": {},
             "system_allowlist": {
-                "id": 1,
+                "id": 0,
                 "project_id": 0,
                 "items": [],
                 "creation_time": ZERO_TIME,

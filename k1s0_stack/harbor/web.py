@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from flask import Blueprint, Response, g, request
 
 from k1s0_stack.harbor.errors import bad_request
-from k1s0_stack.harbor.records import Artifact
+from k1s0_stack.harbor.records import Allowlist, Artifact
 from k1s0_stack.harbor.service import Harbor, Principal
 from k1s0_stack.harbor.settings import Mimic
 
@@ -41,6 +41,17 @@ class ServerContext(Protocol):
     def mimic(self) -> Mimic: ...
 
     def delete_manifest(self, repository: str, digest: str) -> None: ...
+
+
+def allowlist_json(allowlist: Allowlist) -> dict[str, Any]:
+    """Harbor's CVEAllowlist model: id and project_id omitted when 0 (the system list),
+    expires_at omitted when null."""
+    shown: dict[str, Any] = {
+        k: v for k, v in allowlist.items() if not (k in ("id", "project_id") and not v)
+    }
+    if shown.get("expires_at") is None:
+        shown.pop("expires_at", None)
+    return shown
 
 
 def json_response(

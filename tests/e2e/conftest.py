@@ -27,7 +27,7 @@ from k1s0_stack.act import (
     push_event,
 )
 from k1s0_stack.action_image import ActionImage, build_action_image
-from k1s0_stack.harbor import LocalHarbor
+from k1s0_stack.harbor import ACTION_PERMISSIONS, LocalHarbor
 from k1s0_stack.oidc import workflow_claims
 from k1s0_stack.sigstore import LocalSigstore
 
@@ -40,7 +40,7 @@ SERVICE_REPOSITORY = "k1s0-org/sample-service"
 SAMPLE_SERVICE = ROOT / "examples" / "sample-service"
 TRUSTED_ROOT = ".sigstore/trusted_root.json"  # where runs find the local Sigstore's root
 # What the action needs of its robot account (k1s0_action.gate).
-PERMISSIONS = ("push", "pull", "scan", "tag-create", "tag-delete", "artifact-read", "artifact-list")
+PERMISSIONS = ACTION_PERMISSIONS  # exactly what the action needs
 
 _numbers = itertools.count(1)
 
@@ -139,7 +139,7 @@ def e2e(
     ) -> E2E:
         number = next(_numbers)
         prefix = f"e2e{os.getpid()}n{number}"
-        harbor.create_project(f"{prefix}-system")
+        harbor.create_project(f"{prefix}-system", auto_scan=True)
         robot = harbor.create_robot(f"{prefix}-system", "ci", permissions=PERMISSIONS)
         world = E2E(prefix, robot.name, robot.secret, service=f"svc{number}")
         workspace = tmp_path / name / "workspace"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -10,7 +9,8 @@ from flask import Blueprint, Response, request
 
 from k1s0_stack.harbor.errors import HarborError
 from k1s0_stack.harbor.records import Artifact
-from k1s0_stack.harbor.service import Harbor, accepted_mimes, scan_overview
+from k1s0_stack.harbor.reports import scan_overview, vulnerabilities
+from k1s0_stack.harbor.service import Harbor
 from k1s0_stack.harbor.web import (
     API,
     ServerContext,
@@ -22,8 +22,12 @@ from k1s0_stack.harbor.web import (
     page,
     router,
 )
-from k1s0_stack.trivy import REPORT_MIME
 
+# The digests of Harbor's built-in icons for an image and a cosign signature (captures).
+IMAGE_ICON = "sha256:0048162a053eef4d4ce3fe7518615bef084403614f8bca43b40ae2e762e11e06"
+ICONS = {
+    "signature.cosign": "sha256:20401d5b3a0f6dbc607c8d732eb08471af4ae6b19811a4efce8c6a724aed2882"
+}
 ARTIFACTS_RULE = "/projects/<project_name>/repositories/<repository_name>/artifacts"
 ARTIFACT_RULE = ARTIFACTS_RULE + "/<reference>"
 
@@ -42,8 +46,8 @@ def artifact_for(
     action: str,
 ) -> Artifact:
     """The artifact a view acts on, after the caller's permission on the project is checked."""
-    harbor.project(project_name, by_name=True)
     harbor.require(caller(), project_name, resource, action)
+    harbor.project(project_name, by_name=True)
     return harbor.artifact(project_name, repo_name(repository_name), reference)
 
 
@@ -66,56 +70,65 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
     route = router(bp)
     harbor = ctx.harbor
 
-    def artifact_json(artifact: Artifact, detail: bool) -> dict[str, Any]:
+    def artifact_json(artifact: Artifact) -> dict[str, Any]:
+        """Harbor 2.10-2.15's artifact: `accessories`, `labels`, `references` and (without tags)
+        `tags` are null when empty; the vulnerability and SBOM links appear once the artifact
+        has a scan report (the SBOM link with Harbor's empty digest); `scan_overview` only with
+        a report and `with_scan_overview=true`."""
         project, _, name = artifact["repository"].partition("/")
         base = f"{API}/projects/{project}/repositories/{quote(quote(name, safe=''), safe='')}"
+        links: dict[str, Any] = {
+            "build_history": {
+                "absolute": False,
+                "href": f"{base}/artifacts/{artifact['digest']}/additions/build_history",
+            }
+        }
+        if artifact.get("scan"):
+            links["sboms"] = {"absolute": False, "href": f"{base}/artifacts//additions/sbom"}
+            links["vulnerabilities"] = {
+                "absolute": False,
+                "href": f"{base}/artifacts/{artifact['digest']}/additions/vulnerabilities",
+            }
+        references = [
+            {k: v for k, v in ref.items() if v is not None} for ref in artifact["references"]
+        ]
         shown: dict[str, Any] = {
             "id": artifact["id"],
             "type": "IMAGE",
             "media_type": artifact["media_type"],
             "manifest_media_type": artifact["manifest_media_type"],
+            "artifact_type": artifact.get("artifact_type") or artifact["media_type"],
             "project_id": artifact["project_id"],
             "repository_id": artifact["repository_id"],
             "repository_name": artifact["repository"],
             "digest": artifact["digest"],
             "size": artifact["size"],
+            "icon": ICONS.get(str(artifact.get("accessory_type")), IMAGE_ICON),
             "push_time": artifact["push_time"],
             "pull_time": artifact["pull_time"],
             "extra_attrs": artifact["extra_attrs"],
-            "addition_links": {
-                "build_history": {
-                    "absolute": False,
-                    "href": f"{base}/artifacts/{artifact['digest']}/additions/build_history",
-                },
-                "vulnerabilities": {
-                    "absolute": False,
-                    "href": f"{base}/artifacts/{artifact['digest']}/additions/vulnerabilities",
-                },
-            },
+            "addition_links": links,
+            "labels": None,
+            "references": references or None,
+            "accessories": None,
+            "tags": (tags_json(artifact) or None) if flag("with_tag", True) else None,
         }
-        if artifact.get("artifact_type"):
-            shown["artifact_type"] = artifact["artifact_type"]
         if artifact["annotations"]:
             shown["annotations"] = artifact["annotations"]
-        if artifact["references"]:
-            shown["references"] = [
-                {k: v for k, v in ref.items() if v is not None} for ref in artifact["references"]
-            ]
-        if flag("with_tag", True) and artifact["tags"]:
-            shown["tags"] = tags_json(artifact)
         if flag("with_scan_overview", False):
             overview = scan_overview(
-                artifact.get("scan"), request.headers.get("X-Accept-Vulnerabilities")
+                artifact.get("scan"),
+                request.headers.get("X-Accept-Vulnerabilities"),
+                ctx.mimic,
             )
             if overview is not None:
                 shown["scan_overview"] = overview
-        if flag("with_accessory", False) or detail:
+        if flag("with_accessory", False):
             found = harbor.accessories(artifact["repository"], artifact["digest"])
-            if found and flag("with_accessory", False):
-                shown["accessories"] = [accessory_json(a, artifact) for a in found]
+            shown["accessories"] = [accessory_json(a, artifact) for a in found] or None
         return shown
 
-    def accessory_json(accessory: Mapping[str, Any], subject: Mapping[str, Any]) -> dict[str, Any]:
+    def accessory_json(accessory: Artifact, subject: Artifact) -> dict[str, Any]:
         return {
             "id": accessory["id"],
             "artifact_id": accessory["id"],
@@ -125,7 +138,7 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
             "size": accessory["size"],
             "digest": accessory["digest"],
             "type": accessory["accessory_type"],
-            "icon": "",
+            "icon": ICONS.get(str(accessory["accessory_type"]), IMAGE_ICON),
             "creation_time": accessory["push_time"],
         }
 
@@ -136,16 +149,16 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
 
     @route(ARTIFACTS_RULE, "listArtifacts", ["GET"])
     def list_artifacts(project_name: str, repository_name: str) -> Response:
-        harbor.project(project_name, by_name=True)
         harbor.require(caller(), project_name, "artifact", "list")
+        harbor.project(project_name, by_name=True)
         artifacts = harbor.artifacts(project_name, repo_name(repository_name))
         shown, headers = page(artifacts)
-        return json_response([artifact_json(a, False) for a in shown], headers=headers)
+        return json_response([artifact_json(a) for a in shown], headers=headers)
 
     @route(ARTIFACT_RULE, "getArtifact", ["GET"])
     def get_artifact(project_name: str, repository_name: str, reference: str) -> Response:
         artifact = find_artifact(project_name, repository_name, reference, "artifact", "read")
-        return json_response(artifact_json(artifact, True))
+        return json_response(artifact_json(artifact))
 
     @route(ARTIFACT_RULE, "deleteArtifact", ["DELETE"])
     def delete_artifact(project_name: str, repository_name: str, reference: str) -> Response:
@@ -170,12 +183,8 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
         artifact = find_artifact(
             project_name, repository_name, reference, "artifact-addition", "read"
         )
-        scan = artifact.get("scan") or {}
-        report: dict[str, Any] = {}
-        accepted = accepted_mimes(request.headers.get("X-Accept-Vulnerabilities"))
-        if scan.get("status") == "Success" and REPORT_MIME in accepted:
-            report[REPORT_MIME] = scan["report"]
-        return json_response(report)
+        accept = request.headers.get("X-Accept-Vulnerabilities")
+        return json_response(vulnerabilities(artifact.get("scan"), accept, ctx.mimic))
 
     @route(ARTIFACT_RULE + "/accessories", "listAccessories", ["GET"])
     def list_accessories(project_name: str, repository_name: str, reference: str) -> Response:

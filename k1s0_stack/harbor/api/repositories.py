@@ -35,15 +35,15 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
 
     @route("/projects/<project_name>/repositories", "listRepositories", ["GET"])
     def list_repositories(project_name: str) -> Response:
-        harbor.project(project_name, by_name=True)
         harbor.require(caller(), project_name, "repository", "list")
+        harbor.project(project_name, by_name=True)
         shown, headers = page(harbor.repositories(project_name))
         return json_response([repository_json(r) for r in shown], headers=headers)
 
     @route("/projects/<project_name>/repositories/<repository_name>", "getRepository", ["GET"])
     def get_repository(project_name: str, repository_name: str) -> Response:
-        harbor.project(project_name, by_name=True)
         harbor.require(caller(), project_name, "repository", "read")
+        harbor.project(project_name, by_name=True)
         return json_response(
             repository_json(harbor.repository(project_name, repo_name(repository_name)))
         )
@@ -52,8 +52,8 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
         "/projects/<project_name>/repositories/<repository_name>", "deleteRepository", ["DELETE"]
     )
     def delete_repository(project_name: str, repository_name: str) -> Response:
-        harbor.project(project_name, by_name=True)
         harbor.require(caller(), project_name, "repository", "delete")
+        harbor.project(project_name, by_name=True)
         for artifact in harbor.delete_repository(project_name, repo_name(repository_name)):
             ctx.delete_manifest(artifact["repository"], artifact["digest"])
         return empty()

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from k1s0_stack.harbor.errors import bad_request, not_found
+from k1s0_stack.harbor.errors import HarborError, bad_request
 from k1s0_stack.harbor.records import Project, RetentionPolicy
 from k1s0_stack.harbor.retention import TEMPLATES, retained
 from k1s0_stack.harbor.store import now
@@ -27,22 +27,31 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
     route = router(bp)
     harbor = ctx.harbor
 
-    def retention_project(policy: Mapping[str, Any]) -> Project:
+    def retention_project(policy: Mapping[str, Any], action: str) -> Project:
         scope = policy.get("scope") or {}
-        if scope.get("level") != "project" or not isinstance(scope.get("ref"), int):
-            raise bad_request("retention scope must be {level: project, ref: <project id>}")
-        return harbor.project(str(scope["ref"]))
+        if scope.get("level") != "project":
+            raise bad_request(f"bad request: scope {scope.get('level')} is not support")
+        ref = scope.get("ref")
+        if not isinstance(ref, int) or ref <= 0:
+            raise bad_request(f"bad request: invalid Project id {ref}")
+        harbor.require(caller(), str(ref), "tag-retention", action, by_name=False)
+        try:
+            return harbor.project(str(ref))
+        except HarborError:
+            raise bad_request(f"bad request: invalid Project id {ref}") from None
 
     def checked_rules(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
         if policy.get("algorithm", "or") != "or":
             raise bad_request('retention algorithm must be "or"')
         rules = []
-        for priority, rule in enumerate(policy.get("rules") or [], start=1):
+        for rule in policy.get("rules") or []:
             if rule.get("action", "retain") != "retain":
                 raise bad_request('retention rule action must be "retain"')
             if rule.get("template") not in TEMPLATES:
                 raise bad_request(f"unsupported retention template {rule.get('template')}")
-            rules.append({**rule, "id": priority, "priority": priority, "action": "retain"})
+            # Stored as given; Harbor's model omits a zero id/priority and disabled=false.
+            kept = {k: v for k, v in rule.items() if v not in (0, False) or k == "params"}
+            rules.append({**kept, "action": "retain"})
         if len(rules) > 15:
             raise bad_request("a retention policy holds at most 15 rules")
         return rules
@@ -51,7 +60,8 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
         with harbor.store.lock:
             policy = harbor.store.data["retentions"].get(str(retention_id))
         if policy is None:
-            raise not_found(f"retention policy {retention_id} not found")
+            # Harbor's retention controller does not map the missing row to 404: 500.
+            raise HarborError(500, "UNKNOWN", "internal server error")
         project = harbor.project(str(policy["scope"]["ref"]))
         harbor.require(caller(), project["name"], "tag-retention", action)
         return dict(policy)
@@ -62,15 +72,18 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
     @route("/retentions", "createRetention", ["POST"])
     def create_retention() -> Response:
         req = body()
-        project = retention_project(req)
-        harbor.require(caller(), project["name"], "tag-retention", "create")
+        rules = checked_rules(req)
+        project = retention_project(req, "create")
         if project["metadata"].get("retention_id"):
-            raise bad_request(f"project {project['name']} already has a retention policy")
+            raise bad_request(
+                f"bad request: project {project['project_id']} already has retention policy "
+                + project["metadata"]["retention_id"]
+            )
         policy_id = harbor.store.new_id()
         policy: RetentionPolicy = {
             "id": policy_id,
             "algorithm": "or",
-            "rules": checked_rules(req),
+            "rules": rules,
             "trigger": req.get("trigger") or {"kind": "Schedule", "settings": {"cron": ""}},
             "scope": {"level": "project", "ref": project["project_id"]},
             "executions": [],
@@ -98,7 +111,7 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
 
     @route("/retentions/<int:retention_id>/executions", "triggerRetentionExecution", ["POST"])
     def trigger_retention(retention_id: int) -> Response:
-        policy = retention(retention_id, "operate")
+        policy = retention(retention_id, "update")  # handler/retention.go: ActionUpdate
         dry_run = bool(body().get("dry_run", False))
         project = harbor.project(str(policy["scope"]["ref"]))
         started = now()

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from k1s0_stack.harbor.errors import unauthorized
-from k1s0_stack.harbor.store import now
-from k1s0_stack.harbor.web import ServerContext, body, caller, empty, json_response, router
+from k1s0_stack.harbor.errors import HarborError, unauthorized
+from k1s0_stack.harbor.store import ZERO_TIME, now
+from k1s0_stack.harbor.web import (
+    ServerContext,
+    allowlist_json,
+    body,
+    caller,
+    empty,
+    json_response,
+    router,
+)
 
 HARBOR_VERSION = "v2.15.2-k1s0"
 
@@ -42,7 +50,31 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
     def get_system_allowlist() -> Response:
         if caller() is None:
             raise unauthorized()
-        return json_response(harbor.system_allowlist())
+        return json_response(allowlist_json(harbor.system_allowlist()))
+
+    @route("/users/current", "getCurrentUserInfo", ["GET"])
+    def get_current_user() -> Response:
+        who = caller()
+        if who is None:
+            raise unauthorized()
+        if not who.admin:
+            # handler/user.go: only a local user's security context has a current user.
+            raise HarborError(
+                412, "PRECONDITION", "get current user not available for security context: robot"
+            )
+        return json_response(
+            {
+                "user_id": 1,
+                "username": "admin",
+                "email": "admin@example.com",
+                "realname": "system admin",
+                "comment": "admin user",
+                "sysadmin_flag": True,
+                "admin_role_in_auth": False,
+                "creation_time": ZERO_TIME,
+                "update_time": ZERO_TIME,
+            }
+        )
 
     @route("/system/CVEAllowlist", "putSystemCVEAllowlist", ["PUT"])
     def put_system_allowlist() -> Response:
