@@ -69,6 +69,25 @@ class Scanner:
         )
         self._start(int(artifact["id"]))
 
+    def stop_scan(self, artifact: Artifact) -> None:
+        """POST .../scan/stop: an unfinished scan ends as Stopped (its job sees it and quits)."""
+        scan = artifact.get("scan") or {}
+        if scan.get("status") not in UNFINISHED:
+            raise HarborError(404, "NOT_FOUND", "no scan job is running for the artifact")
+        started = scan.get("start_time")
+        duration = 0
+        if started:
+            begun = datetime.strptime(started, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            duration = max(int((datetime.now(UTC) - begun).total_seconds()), 1)
+        self._harbor.update_scan(
+            int(artifact["id"]), status="Stopped", end_time=now(), duration=duration
+        )
+
+    def _stopped(self, artifact_id: int) -> bool:
+        with self._harbor.store.lock:
+            artifact = self._harbor.store.data["artifacts"].get(str(artifact_id))
+            return artifact is None or (artifact.get("scan") or {}).get("status") == "Stopped"
+
     def resume(self) -> None:
         """After a restart, runs the scans that were unfinished again."""
         for artifact in list(self._harbor.store.data["artifacts"].values()):
@@ -91,8 +110,10 @@ class Scanner:
             return
         started = datetime.now(UTC)
         # Harbor's overview shows a Pending job with start and end at Go's zero time.
+        if self._stopped(artifact_id):
+            return
         artifact = self._harbor.update_scan(artifact_id, status="Pending")
-        if artifact is None or self._stopping.wait(PENDING_DELAY):
+        if artifact is None or self._stopping.wait(PENDING_DELAY) or self._stopped(artifact_id):
             return
         behaviour = self._faults.scan(artifact["repository"])
         self._harbor.update_scan(artifact_id, status="Running", start_time=now())
@@ -109,9 +130,13 @@ class Scanner:
         while behaviour.outcome == "stuck" or time.monotonic() - began < behaviour.duration:
             elapsed = time.monotonic() - began
             percent = 50 if behaviour.outcome == "stuck" else int(99 * elapsed / behaviour.duration)
+            if self._stopped(artifact_id):
+                return
             self._harbor.update_scan(artifact_id, complete_percent=max(percent, 1))
             if self._stopping.wait(min(0.5, max(behaviour.duration - elapsed, 0.05))):
                 return
+        if self._stopped(artifact_id):
+            return
         finished = datetime.now(UTC)
         self._harbor.update_scan(
             artifact_id,

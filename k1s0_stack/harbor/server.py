@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import requests
 from flask import Flask, Response, g, request
@@ -37,10 +40,13 @@ from k1s0_stack.harbor.service import (
     scannable,
 )
 from k1s0_stack.harbor.settings import Mimic
-from k1s0_stack.harbor.store import Store, load_or_create_secrets
+from k1s0_stack.harbor.store import Store, load_or_create_secrets, now
 from k1s0_stack.harbor.web import API, empty, errors_response, json_response
 from k1s0_stack.process import free_port
 from k1s0_stack.registry import Registry
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 REALM = 'Basic realm="harbor"'
@@ -108,7 +114,8 @@ class LocalHarbor:
             self.trivy_db,
         )
         self.port = self.port or free_port()
-        self._server = make_server("127.0.0.1", self.port, create_app(self), threaded=True)
+        app = _single_encoded_slashes(create_app(self).wsgi_app)
+        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         self.scanner.resume()
@@ -209,6 +216,43 @@ class LocalHarbor:
         """How the next scans of `repository` ("project/name"; None = every repository) behave."""
         self.faults.set_scan(repository, ScanBehaviour(outcome, duration))
 
+    def set_scan_state(
+        self,
+        repository: str,
+        reference: str,
+        status: str | None,
+        report: Mapping[str, Any] | None = None,
+        report_id: str | None = None,
+        log: str = "",
+    ) -> None:
+        """Puts the artifact's last scan in `status` (None: never scanned; "Pending", "Running",
+        "Success" with `report`, "Error", "Stopped"), as a test's starting state."""
+        artifact = self.harbor.resolve(repository, reference)
+        if artifact is None:
+            raise KeyError(f"{repository}@{reference} is not in LocalHarbor")
+        scan: dict[str, Any] | None = None
+        if status is not None:
+            moment = now()
+            started = status not in ("Pending",)
+            ended = status in ("Success", "Error", "Stopped")
+            scan = {
+                "report_id": report_id or str(uuid.uuid4()),
+                "status": status,
+                "start_time": moment if started else None,
+                "end_time": moment if ended else None,
+                "complete_percent": 100 if status == "Success" else 0,
+                "duration": 1 if ended else 0,
+                "report": dict(report) if status == "Success" and report is not None else None,
+                "log": log,
+            }
+        self.harbor.set_scan(int(artifact["id"]), scan)
+
+    def settle_scans(self, timeout: float = 60.0) -> None:
+        """Waits until no scan is queued, pending or running."""
+        deadline = time.monotonic() + timeout
+        while self.harbor.unfinished_scans() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def clear_faults(self) -> None:
         self.faults.clear()
 
@@ -293,7 +337,7 @@ def create_app(ctx: LocalHarbor) -> Flask:
 
     @app.errorhandler(404)
     def unknown(_: Exception) -> Response:
-        return errors_response(404, "NOT_FOUND", f"{request.path} not found")
+        return errors_response(404, "NOT_FOUND", f"path {request.path} was not found")
 
     @app.errorhandler(405)
     def not_allowed(_: Exception) -> Response:
@@ -309,7 +353,7 @@ def create_app(ctx: LocalHarbor) -> Flask:
     @app.route("/v2/", endpoint="registry_ping", methods=["GET", "HEAD"])
     def registry_ping() -> Response:
         if g.principal is None:
-            return _registry_unauthorized("authentication required")
+            return _registry_unauthorized("unauthorized: unauthorized")
         return Response(
             "{}",
             headers={"Docker-Distribution-API-Version": "registry/2.0"},
@@ -340,6 +384,12 @@ def create_app(ctx: LocalHarbor) -> Flask:
         ctx.set_scan_behaviour(**request.get_json(force=True))
         return empty(201)
 
+    @app.route("/_k1s0/mimic", endpoint="k1s0_mimic", methods=["POST"])
+    def admin_mimic() -> Response:
+        harbor.require_admin(g.principal)
+        ctx.mimic = Mimic(**request.get_json(force=True))
+        return empty(201)
+
     @app.route("/_k1s0/violations", endpoint="k1s0_violations", methods=["GET"])
     def admin_violations() -> Response:
         harbor.require_admin(g.principal)
@@ -361,6 +411,20 @@ def create_app(ctx: LocalHarbor) -> Flask:
         return contract.validate_response(answer, _operation())
 
     return app
+
+
+def _single_encoded_slashes(app: WSGIApplication) -> WSGIApplication:
+    """Harbor routes on the raw path, so `tools%2Fhelper` names one repository segment as
+    `tools%252Fhelper` does (captures: both work, a raw `/` is 404). The WSGI server has already
+    decoded %2F to `/` in PATH_INFO; this puts the segment back, encoded once more."""
+
+    def wrapped(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        raw = str(environ.get("REQUEST_URI") or environ.get("RAW_URI") or "").split("?", 1)[0]
+        if raw.startswith(API) and "%2f" in raw.lower():
+            environ["PATH_INFO"] = unquote(re.sub("%2[fF]", "%252F", raw))
+        return app(environ, start_response)
+
+    return wrapped
 
 
 def _operation() -> str | None:
@@ -408,7 +472,7 @@ def _registry_error(status: int, code: str, message: str) -> Response:
 
 
 def _registry_unauthorized(message: str) -> Response:
-    response = _registry_error(401, "UNAUTHORIZED", f"unauthorized: {message}")
+    response = _registry_error(401, "UNAUTHORIZED", message)
     response.headers["WWW-Authenticate"] = REALM
     response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
     return response
@@ -433,10 +497,12 @@ def _proxy(ctx: LocalHarbor, rest: str) -> Response:
     harbor = ctx.harbor
     who: Principal | None = g.principal
     if who is None:
-        return _registry_unauthorized("authentication required")
+        return _registry_unauthorized("unauthorized: unauthorized")
     if rest == "_catalog":
         if not who.admin:
-            return _registry_unauthorized("only an administrator can list the catalog")
+            return _registry_unauthorized(
+                "unauthorized to list catalog: unauthorized to list catalog"
+            )
         return _forward(ctx, rest, None)
     if "/referrers/" in rest and request.method == "GET":
         return _referrers(ctx, who, *rest.rsplit("/referrers/", 1))
@@ -468,7 +534,8 @@ def _proxy(ctx: LocalHarbor, rest: str) -> Response:
         # Harbor resolves tags from its database: a tag deleted through the API is gone.
         artifact = harbor.resolve(name, reference)
         if artifact is None:
-            return _registry_error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {name}:{reference}")
+            # Harbor core answers a tag it does not know from its database.
+            return _registry_error(404, "NOT_FOUND", f"artifact {name}:{reference} not found")
         rest = f"{name}/manifests/{artifact['digest']}"
     if kind == "manifests" and request.method == "GET":
         artifact = harbor.resolve(name, reference)
@@ -487,7 +554,8 @@ def _referrers(ctx: LocalHarbor, who: Principal, name: str, digest: str) -> Resp
     """OCI 1.1 referrers API (Harbor serves it; distribution 2.8 does not): the accessories whose
     subject is `digest`, as an image index, optionally filtered by artifactType."""
     if not ctx.harbor.allowed(who, name.split("/", 1)[0], "repository", "pull"):
-        return _registry_unauthorized(f"unauthorized to access repository: {name}, action: pull")
+        message = f"unauthorized to access repository: {name}, action: pull"
+        return _registry_unauthorized(f"{message}: {message}")
     wanted = request.args.get("artifactType")
     manifests = [
         {k: v for k, v in a["descriptor"].items() if v}

@@ -586,8 +586,8 @@ class Harbor:
                     raise HarborError(
                         409,
                         "CONFLICT",
-                        f"the tag {tag} already exists under the repository "
-                        + artifact["repository"],
+                        f"tag {tag} already exists under the repository "
+                        f"{artifact['repository_id']}",
                     )
             entry: Tag = {
                 "id": self.store.new_id(),
@@ -603,7 +603,7 @@ class Harbor:
             artifact = data["artifacts"][str(artifact_id)]
             kept = [t for t in artifact["tags"] if t["name"] != tag]
             if len(kept) == len(artifact["tags"]):
-                raise not_found(f"tag {tag} not found on the artifact")
+                raise not_found(f"tag {tag} attached to artifact {artifact_id} not found")
             artifact["tags"] = kept
 
     def mark_pulled(self, full_name: str, reference: str) -> None:
@@ -662,12 +662,11 @@ class Harbor:
         exempt = self.effective_allowlist(project)
         order = list(SEVERITIES)
         report = scan.get("report") or {}
-        blocking = [
-            v
-            for v in report.get("vulnerabilities") or []
-            if v["id"] not in exempt and order.index(v["severity"]) >= order.index(threshold)
-        ]
-        if not blocking:
+        # middleware/vulnerable/vulnerable.go: the highest severity among the findings the
+        # allowlist does not exempt decides; the message counts all of those findings.
+        blocking = [v for v in report.get("vulnerabilities") or [] if v["id"] not in exempt]
+        highest = max((order.index(v["severity"]) for v in blocking), default=0)
+        if not blocking or highest < order.index(threshold):
             return None
         thing = "vulnerabilities" if len(blocking) > 1 else "vulnerability"
         return (
@@ -676,6 +675,18 @@ class Harbor:
         )
 
     # -- scans ------------------------------------------------------------------------------
+
+    def set_scan(self, artifact_id: int, scan: Mapping[str, Any] | None) -> None:
+        with self.store.transaction() as data:
+            data["artifacts"][str(artifact_id)]["scan"] = cast(Scan, dict(scan)) if scan else None
+
+    def unfinished_scans(self) -> int:
+        with self.store.lock:
+            return sum(
+                1
+                for a in self.store.data["artifacts"].values()
+                if (a.get("scan") or {}).get("status") in ("Queued", "Pending", "Running")
+            )
 
     def update_scan(self, artifact_id: int, **fields: Any) -> Artifact | None:
         with self.store.transaction() as data:

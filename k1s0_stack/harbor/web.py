@@ -21,6 +21,8 @@ API = "/api/v2.0"
 class ScanStarter(Protocol):
     def request(self, artifact: Artifact) -> None: ...
 
+    def stop_scan(self, artifact: Artifact) -> None: ...
+
 
 class ServerContext(Protocol):
     """What the API views need from the running server (implemented by server.LocalHarbor)."""

@@ -7,7 +7,7 @@ from urllib.parse import quote, unquote
 
 from flask import Blueprint, Response, request
 
-from k1s0_stack.harbor.errors import HarborError
+from k1s0_stack.harbor.errors import HarborError, not_found
 from k1s0_stack.harbor.records import Artifact
 from k1s0_stack.harbor.reports import scan_overview, vulnerabilities
 from k1s0_stack.harbor.service import Harbor
@@ -177,6 +177,22 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
             )
         ctx.scanner.request(artifact)
         return empty(202)
+
+    @route(ARTIFACT_RULE + "/scan/stop", "stopScanArtifact", ["POST"])
+    def stop_scan(project_name: str, repository_name: str, reference: str) -> Response:
+        artifact = find_artifact(project_name, repository_name, reference, "scan", "stop")
+        ctx.scanner.stop_scan(artifact)
+        return empty(202)
+
+    @route(ARTIFACT_RULE + "/scan/<report_id>/log", "getReportLog", ["GET"])
+    def get_report_log(
+        project_name: str, repository_name: str, reference: str, report_id: str
+    ) -> Response:
+        artifact = find_artifact(project_name, repository_name, reference, "scan", "read")
+        scan = artifact.get("scan") or {}
+        if scan.get("report_id") != report_id:
+            raise not_found(f"report {report_id} not found")
+        return Response(scan.get("log") or "", mimetype="text/plain")
 
     @route(ARTIFACT_RULE + "/additions/vulnerabilities", "getVulnerabilitiesAddition", ["GET"])
     def get_vulnerabilities(project_name: str, repository_name: str, reference: str) -> Response:

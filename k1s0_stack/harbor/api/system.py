@@ -43,6 +43,8 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
                 "notification_enable": True,
                 "current_time": now(),
                 "banner_message": "",
+                "oidc_provider_name": "",
+                "registry_storage_provider_name": "filesystem",
             }
         )
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, request
 
 from k1s0_stack.harbor.api.artifacts import ARTIFACT_RULE, artifact_for, tags_json
 from k1s0_stack.harbor.errors import bad_request
 from k1s0_stack.harbor.records import Artifact
 from k1s0_stack.harbor.web import ServerContext, body, empty, json_response, page, router
+
+TAG_RE = re.compile(r"[\w][\w.-]{0,127}")  # distribution's tag grammar, as Harbor checks it
 
 
 def register(bp: Blueprint, ctx: ServerContext) -> None:
@@ -23,8 +27,8 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
     def create_tag(project_name: str, repository_name: str, reference: str) -> Response:
         artifact = find_artifact(project_name, repository_name, reference, "tag", "create")
         name = str(body().get("name") or "")
-        if not name or len(name) > 128 or name.startswith((".", "-")) or "/" in name:
-            raise bad_request(f"invalid tag name: {name!r}")
+        if not TAG_RE.fullmatch(name):
+            raise bad_request(f"bad request: invalid tag name: {name}")
         harbor.create_tag(int(artifact["id"]), name)
         location = f"{request.path}/{name}"
         return empty(201, {"Location": location})
