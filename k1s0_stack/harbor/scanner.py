@@ -51,6 +51,15 @@ class Scanner:
                 "the configured scanner does not support media type "
                 + artifact["manifest_media_type"],
             )
+        if self._faults.scan(artifact["repository"]).outcome == "unreachable":
+            # Harbor core cannot fetch the scanner's metadata, so no scanner "supports" the
+            # artifact (captured: scan_trigger_scanner_down_400.http); no scan is recorded.
+            raise HarborError(
+                400,
+                "BAD_REQUEST",
+                "the configured scanner Trivy does not support scanning artifact with mime type "
+                + artifact["manifest_media_type"],
+            )
         scan = artifact.get("scan") or {}
         status = scan.get("status")
         if status in UNFINISHED:

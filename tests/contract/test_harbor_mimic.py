@@ -102,3 +102,19 @@ def test_native_report_only_and_null_vulnerabilities(spare: LocalHarbor) -> None
         timeout=10,
     ).json()
     assert only_v11 == {}
+
+
+def test_an_unreachable_scanner_refuses_the_scan_request(spare: LocalHarbor) -> None:
+    digest = push_raw_image(spare.url, "mimic/app", "1", spare.admin)
+    spare.set_scan_behaviour(None, outcome="unreachable")
+    refused = requests.post(
+        f"{spare.api}/projects/mimic/repositories/app/artifacts/{digest}/scan",
+        json={},
+        auth=spare.admin,
+        timeout=10,
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["message"].startswith(
+        "the configured scanner Trivy does not support scanning artifact with mime type "
+    )
+    assert "scan_overview" not in artifact(spare, digest, with_scan_overview="true")
