@@ -77,7 +77,9 @@ class Tag(TypedDict):
 
 class Scan(TypedDict, total=False):
     report_id: str
-    status: str  # Queued (no overview yet) | Pending | Running | Success | Error
+    # Queued (no overview yet) | Pending | Running | Success | Error | Stopped | Refused (the
+    # scanner refused the request; Harbor keeps a report row without a job)
+    status: str
     start_time: str | None
     end_time: str | None
     complete_percent: int

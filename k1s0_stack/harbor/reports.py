@@ -33,9 +33,11 @@ def served_mime(accept: str | None, mimic: Mimic) -> str | None:
 
 
 def scan_overview(scan: Scan | None, accept: str | None, mimic: Mimic) -> dict[str, Any] | None:
-    """Harbor's scan_overview, or None while no scan was requested (or is only queued)."""
+    """Harbor's scan_overview, or None while no scan was requested, is only queued, or was
+    refused at submission ("Refused": Harbor keeps the report row, so the artifact links to its
+    vulnerabilities, but shows no overview)."""
     mime = served_mime(accept, mimic)
-    if not scan or scan.get("status") in (None, "Queued") or mime is None:
+    if not scan or scan.get("status") in (None, "Queued", "Refused") or mime is None:
         return None
     overview: dict[str, Any] = {
         "report_id": scan["report_id"],

@@ -53,7 +53,12 @@ class Scanner:
             )
         if self._faults.scan(artifact["repository"]).outcome == "unreachable":
             # Harbor core cannot fetch the scanner's metadata, so no scanner "supports" the
-            # artifact (captured: scan_trigger_scanner_down_400.http); no scan is recorded.
+            # artifact (captured: scan_trigger_scanner_down_400.http). The report row stays: the
+            # artifact links to its vulnerabilities from then on, without an overview.
+            if not artifact.get("scan"):
+                self._harbor.update_scan(
+                    int(artifact["id"]), report_id=str(uuid.uuid4()), status="Refused"
+                )
             raise HarborError(
                 400,
                 "BAD_REQUEST",

@@ -226,7 +226,8 @@ class LocalHarbor:
         log: str = "",
     ) -> None:
         """Puts the artifact's last scan in `status` (None: never scanned; "Pending", "Running",
-        "Success" with `report`, "Error", "Stopped"), as a test's starting state."""
+        "Success" with `report`, "Error", "Stopped", "Refused": a request the scanner refused),
+        as a test's starting state."""
         artifact = self.harbor.resolve(repository, reference)
         if artifact is None:
             raise KeyError(f"{repository}@{reference} is not in LocalHarbor")

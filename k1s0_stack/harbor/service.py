@@ -649,7 +649,7 @@ class Harbor:
             "administrator"
         )
         scan = artifact.get("scan") or {}
-        if not scan or scan.get("status") == "Queued":
+        if not scan or scan.get("status") in ("Queued", "Refused"):
             return (
                 "current image without vulnerability scanning cannot be pulled due to "
                 f"{policy} for help."

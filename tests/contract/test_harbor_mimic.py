@@ -117,4 +117,7 @@ def test_an_unreachable_scanner_refuses_the_scan_request(spare: LocalHarbor) -> 
     assert refused.json()["errors"][0]["message"].startswith(
         "the configured scanner Trivy does not support scanning artifact with mime type "
     )
-    assert "scan_overview" not in artifact(spare, digest, with_scan_overview="true")
+    # Harbor keeps the report row: links to the report, no overview, an empty report.
+    after = artifact(spare, digest, with_scan_overview="true")
+    assert "scan_overview" not in after and "vulnerabilities" in after["addition_links"]
+    assert artifact(spare, digest, "/additions/vulnerabilities") == {}
