@@ -35,10 +35,32 @@ tag-retention:update label:read label:create label:delete label:list label:updat
 robot:create robot:read robot:list robot:delete export-cve:create export-cve:read member:create
 member:read member:update member:list member:delete
 """
-PROJECT_PERMISSIONS: frozenset[Pair] = frozenset(
-    (resource, action)
-    for resource, _, action in (p.partition(":") for p in _PROJECT_PERMISSIONS.split())
-)
+_SYSTEM_PERMISSIONS = """
+audit-log:list preheat-instance:read preheat-instance:create preheat-instance:delete
+preheat-instance:list preheat-instance:update project:list project:create replication-policy:read
+replication-policy:create replication-policy:delete replication-policy:list
+replication-policy:update replication:read replication:create replication:list
+replication-adapter:list registry:read registry:create registry:delete registry:list
+registry:update scan-all:read scan-all:update scan-all:stop scan-all:create system-volumes:read
+garbage-collection:read garbage-collection:create garbage-collection:list
+garbage-collection:update garbage-collection:stop purge-audit:read purge-audit:create
+purge-audit:list purge-audit:update purge-audit:stop jobservice-monitor:list
+jobservice-monitor:stop scanner:read scanner:create scanner:delete scanner:list scanner:update
+label:read label:create label:delete label:update security-hub:read security-hub:list
+catalog:read quota:read quota:list robot:create robot:read robot:list robot:delete user:create
+user:read user:update user:list user:delete ldap-user:create ldap-user:list quota:update
+user-group:create user-group:read user-group:update user-group:list user-group:delete
+"""
+
+
+def _pairs(text: str) -> tuple[Pair, ...]:
+    return tuple((r, a) for r, _, a in (p.partition(":") for p in text.split()))
+
+
+# In Harbor's order (GET /permissions lists them so).
+PROJECT_PERMISSION_LIST = _pairs(_PROJECT_PERMISSIONS)
+SYSTEM_PERMISSION_LIST = _pairs(_SYSTEM_PERMISSIONS)
+PROJECT_PERMISSIONS: frozenset[Pair] = frozenset(PROJECT_PERMISSION_LIST)
 
 PUBLIC_PROJECT_POLICIES: frozenset[Pair] = frozenset(
     {

@@ -66,6 +66,14 @@ def test_ping_and_systeminfo(harbor: LocalHarbor) -> None:
     assert info["registry_url"] == harbor.registry_host
 
 
+def test_permissions_catalogue(harbor: LocalHarbor, harbor_robot: Robot) -> None:
+    listed = requests.get(f"{harbor.api}/permissions", auth=harbor.admin, timeout=10).json()
+    assert {"resource": "artifact-addition", "action": "read"} in listed["project"]
+    assert {"resource": "tag-retention", "action": "operate"} not in listed["project"]
+    robot = (harbor_robot.name, harbor_robot.secret)
+    assert requests.get(f"{harbor.api}/permissions", auth=robot, timeout=10).status_code == 403
+
+
 def test_system_cve_allowlist(harbor: LocalHarbor, harbor_robot: Robot) -> None:
     body = {"items": [{"cve_id": "CVE-2099-10005"}], "expires_at": None}
     assert (

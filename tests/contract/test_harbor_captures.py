@@ -59,7 +59,6 @@ SKIPPED = {
         ),
         "/service/token: LocalHarbor's /v2/ takes Basic auth instead of Harbor's token service",
     ),
-    "permissions_list.http": "GET /permissions (the UI's permission catalogue) is not served",
     "retention_metadatas.http": "GET /retentions/metadatas (the UI's template catalogue) is not "
     "served",
 }

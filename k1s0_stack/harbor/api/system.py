@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from k1s0_stack.harbor.errors import HarborError, unauthorized
+from k1s0_stack.harbor import rbac
+from k1s0_stack.harbor.errors import HarborError, forbidden, unauthorized
 from k1s0_stack.harbor.store import ZERO_TIME, now
 from k1s0_stack.harbor.web import (
     ServerContext,
@@ -75,6 +76,24 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
                 "admin_role_in_auth": False,
                 "creation_time": ZERO_TIME,
                 "update_time": ZERO_TIME,
+            }
+        )
+
+    @route("/permissions", "getPermissions", ["GET"])
+    def get_permissions() -> Response:
+        # handler/permissions.go: system admins see both scopes; robots are refused.
+        who = caller()
+        if who is None:
+            raise unauthorized()
+        if not who.admin:
+            raise forbidden("only admins(system and project) can access permissions")
+        return json_response(
+            {
+                scope: [{"resource": r, "action": a} for r, a in pairs]
+                for scope, pairs in (
+                    ("system", rbac.SYSTEM_PERMISSION_LIST),
+                    ("project", rbac.PROJECT_PERMISSION_LIST),
+                )
             }
         )
 
