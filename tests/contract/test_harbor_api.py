@@ -543,6 +543,19 @@ def retention_policy(project_id: int, keep: int) -> dict[str, Any]:
     }
 
 
+def test_retention_metadata(harbor: LocalHarbor, harbor_robot: Robot) -> None:
+    robot = (harbor_robot.name, harbor_robot.secret)
+    metadata = requests.get(f"{harbor.api}/retentions/metadatas", auth=robot, timeout=10).json()
+    assert [t["rule_template"] for t in metadata["templates"]] == [
+        "latestPushedK",
+        "latestPulledN",
+        "nDaysSinceLastPush",
+        "nDaysSinceLastPull",
+        "always",
+    ]
+    assert requests.get(f"{harbor.api}/retentions/metadatas", timeout=10).status_code == 401
+
+
 def test_retention(harbor: LocalHarbor, harbor_project: str, harbor_robot: Robot) -> None:
     robot = (harbor_robot.name, harbor_robot.secret)
     project_id = harbor.harbor.project(harbor_project)["project_id"]

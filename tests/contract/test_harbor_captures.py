@@ -59,8 +59,6 @@ SKIPPED = {
         ),
         "/service/token: LocalHarbor's /v2/ takes Basic auth instead of Harbor's token service",
     ),
-    "retention_metadatas.http": "GET /retentions/metadatas (the UI's template catalogue) is not "
-    "served",
 }
 # Keys whose value is data, not shape (the image's own config, Trivy's vendor data).
 OPAQUE = frozenset({"extra_attrs", "vendor_attributes", "annotations", "Labels", "config"})

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from k1s0_stack.harbor.errors import HarborError, bad_request
+from k1s0_stack.harbor.errors import HarborError, bad_request, unauthorized
 from k1s0_stack.harbor.records import Project, RetentionPolicy
 from k1s0_stack.harbor.retention import TEMPLATES, retained
 from k1s0_stack.harbor.store import now
@@ -21,6 +21,33 @@ from k1s0_stack.harbor.web import (
     page,
     router,
 )
+
+
+def _template(name: str, text: str, unit: str | None) -> dict[str, Any]:
+    params = [{"type": "int", "unit": unit, "required": True}] if unit else []
+    return {"rule_template": name, "display_text": text, "action": "retain", "params": params}
+
+
+# handler/retention.go rentenitionMetadataPayload.
+METADATA = {
+    "templates": [
+        _template("latestPushedK", "the most recently pushed # artifacts", "COUNT"),
+        _template("latestPulledN", "the most recently pulled # artifacts", "COUNT"),
+        _template("nDaysSinceLastPush", "pushed within the last # days", "DAYS"),
+        _template("nDaysSinceLastPull", "pulled within the last # days", "DAYS"),
+        _template("always", "always", None),
+    ],
+    "scope_selectors": [
+        {
+            "display_text": "Repositories",
+            "kind": "doublestar",
+            "decorations": ["repoMatches", "repoExcludes"],
+        }
+    ],
+    "tag_selectors": [
+        {"display_text": "Tags", "kind": "doublestar", "decorations": ["matches", "excludes"]}
+    ],
+}
 
 
 def register(bp: Blueprint, ctx: ServerContext) -> None:
@@ -68,6 +95,12 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
 
     def policy_json(policy: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in policy.items() if k != "executions"}
+
+    @route("/retentions/metadatas", "getRentenitionMetadata", ["GET"])
+    def get_retention_metadata() -> Response:
+        if caller() is None:
+            raise unauthorized()
+        return json_response(METADATA)
 
     @route("/retentions", "createRetention", ["POST"])
     def create_retention() -> Response:
