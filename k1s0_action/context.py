@@ -26,6 +26,7 @@ class GitContext:
     run_attempt: str = ""
     workflow_ref: str = ""
     head_repository: str = ""
+    pull_request: int = 0  # the pull request's number on pull_request events
 
     @property
     def branch(self) -> str:
@@ -86,6 +87,13 @@ def _dig(data: Mapping[str, Any], *keys: str) -> str:
     return node if isinstance(node, str) else ""
 
 
+def _pull_number(event: Mapping[str, Any]) -> int:
+    pull = event.get("pull_request")
+    number = pull.get("number") if isinstance(pull, Mapping) else None
+    number = number if number is not None else event.get("number")
+    return number if isinstance(number, int) and not isinstance(number, bool) else 0
+
+
 def git_context(
     env: Mapping[str, str],
     event: Mapping[str, Any],
@@ -118,6 +126,7 @@ def git_context(
         run_attempt=env.get("GITHUB_RUN_ATTEMPT", ""),
         workflow_ref=env.get("GITHUB_WORKFLOW_REF", ""),
         head_repository=head_repository,
+        pull_request=_pull_number(event) if event_name.startswith("pull_request") else 0,
     )
     if not context.sha:
         raise InputError("sha", "no commit sha: set GITHUB_SHA or pass --sha")

@@ -1,13 +1,17 @@
 """All GitHub Actions I/O: outputs, annotations, log groups, masking and the job summary.
 
 Workflow commands go through actions-toolkit; the job summary and secret redaction are here
-because the toolkit predates them. Nothing else in the package prints workflow commands.
+because the toolkit predates them. Nothing else in the package prints workflow commands, and
+plain log text can never become one: `info` passes every line through `untrusted`, because much
+of what is logged comes from outside (Harbor's and the registry's error texts, the build's own
+output, the push stream, cosign, Fulcio and Rekor).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +21,31 @@ from typing import TextIO
 from actions_toolkit import core
 
 REDACTED = "***"
+# Characters a reader of the log (the runner reads lines like .NET's ReadLine, which also breaks
+# at a lone CR) could take as the end of a line, and other C0 controls; \t and ESC (colours) stay.
+_BREAKS = re.compile("[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f\x85\u2028\u2029]")
+# The runner's two command syntaxes (actions/runner src/Runner.Common/ActionCommand.cs):
+# `::name ...::data` after leading whitespace (TryParseV2), and `##[name ...]data` anywhere
+# in the line (TryParse).
+_LEGACY_COMMAND = "##["
+
+
+def _escape(match: re.Match[str]) -> str:
+    return json.dumps(match.group())[1:-1]
+
+
+def untrusted(text: str) -> str:
+    """Text from outside made safe to log: each of its lines stays one log line (control
+    characters are escaped), and no line can be read by the runner as a workflow command
+    (a leading `::` gets a backslash in front, `##[` becomes `##\\[`)."""
+    lines = []
+    for given in text.split("\n"):
+        line = _BREAKS.sub(_escape, given).replace(_LEGACY_COMMAND, "##\\[")
+        start = line.find("::")
+        if start >= 0 and all(c.isspace() or not c.isprintable() for c in line[:start]):
+            line = "\\" + line
+        lines.append(line)
+    return "\n".join(lines)
 
 
 class Actions:
@@ -42,7 +71,8 @@ class Actions:
 
     # -- log -----------------------------------------------------------------------------------
     def info(self, message: str) -> None:
-        self._stream.write(self.redact(message) + "\n")
+        """A plain log line, never a workflow command whatever `message` holds (`untrusted`)."""
+        self._stream.write(untrusted(self.redact(message)) + "\n")
         self._stream.flush()
 
     def error(self, message: str, title: str | None = None) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from k1s0_action.errors import InputError
 from k1s0_action.naming import Layer, parse_layer
+from k1s0_action.policy import SEVERITIES
 
 DEFAULTS: dict[str, str] = {
     "service": "",
@@ -42,10 +43,17 @@ DEFAULTS: dict[str, str] = {
     "trusted-root": "",
     "tlog-upload": "true",
     "certificate-oidc-issuer": "https://token.actions.githubusercontent.com",
+    # `command: rescan` (k1s0_action.cli rescan) only:
+    "command": "run",
+    "layers": "system,business,service,infra",
+    "max-age": "24h",
+    "open-issues": "false",
+    "conformance": "enforce",
+    "port": "8080",
+    "approved-bases": "",
 }
 
 SECRET_INPUTS = ("harbor-password",)
-SEVERITIES = ("critical", "high", "medium", "low", "unknown")
 PLATFORMS = ("linux/amd64", "linux/arm64")
 
 
@@ -175,7 +183,8 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         harbor_url=get("harbor-url") or f"https://{get('registry')}",
         scan_timeout=parse_seconds("scan-timeout", get("scan-timeout")),
         block_severities=severities,
-        ignore_cves=tuple(c.upper() for c in parse_list(get("ignore-cves"))),
+        # Exact ids, as Harbor matches its allowlists (GHSA-... ids are mixed case).
+        ignore_cves=parse_list(get("ignore-cves")),
         on_scan_error=parse_choice("on-scan-error", get("on-scan-error"), ("fail", "warn")),
         keep_blocked=parse_bool("keep-blocked", get("keep-blocked")),
         sign=parse_bool("sign", get("sign")),

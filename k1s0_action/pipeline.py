@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from k1s0_action import engine, gate, signing
+from k1s0_action import conformance_check, engine, gate, harbortags, releasediff, signing
+from k1s0_action.conformance import Settings as ConformanceSettings
 from k1s0_action.context import GitContext
 from k1s0_action.errors import ActionError, InputError, ScanGateError
 from k1s0_action.gha import Actions
@@ -15,6 +16,7 @@ from k1s0_action.inputs import ActionInputs
 from k1s0_action.plan import BuildPlan, PlanRequest, make_plan
 from k1s0_action.promotion import PromotionPlan
 from k1s0_action.summary import image_summary
+from k1s0_action.vulndiff import VulnDiff
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class RunResult:
     image_id: str
     pushed: PushedImage | None
     applied_tags: tuple[str, ...]
+    since_release: VulnDiff | None = None
 
 
 def plan_request(inputs: ActionInputs) -> PlanRequest:
@@ -75,7 +78,10 @@ def run(
     context: GitContext,
     actions: Actions,
     now: datetime | None = None,
+    conformance: ConformanceSettings | None = None,
 ) -> RunResult:
+    """`conformance` (the inputs conformance/port/approved-bases; the CLI always passes them)
+    checks the built image before anything is pushed; None skips the check."""
     actions.mask(inputs.harbor_password)
     plan = make_plan(plan_request(inputs), context, now or datetime.now(UTC))
     engine.check_build_inputs(inputs.context, inputs.dockerfile)
@@ -84,6 +90,9 @@ def run(
     client = engine.connect()
     if creds:
         engine.login(client, creds)
+        # Fail before the build, not after the push, when the robot cannot read what the gate
+        # needs (each 403 names the Harbor permission to add).
+        gate.preflight(harbor_client(inputs, actions), plan.project, plan.repository)
 
     with actions.group(f"Build {plan.push_ref}"):
         built = engine.build(
@@ -99,6 +108,16 @@ def run(
             ),
             actions.info,
         )
+    # Image rules S1-S5, V4: nothing that breaks them reaches Harbor under enforce.
+    conformance_check.after_build(
+        client,
+        conformance,
+        inputs.dockerfile,
+        inputs.build_args,
+        inputs.target,
+        plan.push_ref,
+        actions,
+    )
     if creds is None:
         actions.info(f"push: false; built {plan.push_ref} ({built.image_id}) and stopped")
         result = RunResult(plan=plan, image_id=built.image_id, pushed=None, applied_tags=())
@@ -113,12 +132,27 @@ def run(
     harbor = harbor_client(inputs, actions)
     with actions.group(f"Scan gate {pushed.reference}"):
         gated = gate.scan_gate(
-            harbor, plan.project, plan.repository, digest, gate_settings(inputs), actions
+            harbor, plan.project, plan.repository, digest, gate_settings(inputs), actions.info
         )
+        for warning in gated.warnings:
+            actions.warning(warning.message, title=warning.title)
+        for notice in gated.notices:
+            actions.notice(notice.message, title=notice.title)
+    # Before promotion moves `latest`: the findings against the last release's.
+    since_release = releasediff.report_release_diff(
+        harbor,
+        actions,
+        plan.project,
+        plan.repository,
+        digest,
+        plan.version,
+        plan.tags.release,
+        gated.decision,
+    )
     if not gated.passed:
         kept: tuple[str, ...] = (plan.tags.push_tag,)
         if not inputs.keep_blocked:
-            gate.remove_blocked(
+            harbortags.remove_blocked(
                 harbor, plan.project, plan.repository, digest, plan.tags.push_tag, actions
             )
             kept = ()
@@ -127,7 +161,7 @@ def run(
         raise ScanGateError(f"{pushed.reference} blocked: {gated.note}")
     signature: signing.SignatureResult | None = None
     try:
-        promotion = gate.plan_release_tags(
+        promotion = harbortags.plan_release_tags(
             harbor,
             plan.image,
             plan.project,
@@ -135,7 +169,7 @@ def run(
             digest,
             plan.version,
             plan.tags.promote_tags,
-            gated,
+            gated.latest_allowed,
         )
         # Sign only what passed the gate, and promote only what is signed (G1, G2).
         if inputs.sign:
@@ -143,7 +177,9 @@ def run(
             signature = signing.sign_and_verify(
                 pushed.reference, inputs, context, actions, version=version
             )
-        gate.promote(harbor, plan.image, plan.project, plan.repository, digest, promotion, actions)
+        harbortags.promote(
+            harbor, plan.image, plan.project, plan.repository, digest, promotion, actions
+        )
     except ActionError:
         report(actions, RunResult(plan, built.image_id, pushed, (plan.tags.push_tag,)))
         publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())
@@ -153,6 +189,7 @@ def run(
         image_id=built.image_id,
         pushed=pushed,
         applied_tags=(plan.tags.push_tag, *promotion.tags_after),
+        since_release=since_release,
     )
     # The summary reads top-down: the image and its tags, the gate's verdict, the signature.
     report(actions, result)

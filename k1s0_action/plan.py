@@ -8,6 +8,7 @@ from datetime import datetime
 
 import semver
 
+from k1s0_action.cleanup import BRANCH_LABEL, PULL_REQUEST_LABEL
 from k1s0_action.context import GitContext
 from k1s0_action.naming import Layer, harbor_project, image_name, repository_name
 from k1s0_action.tags import TagPlan, branch_tags, release_tags, short_sha
@@ -62,6 +63,11 @@ def oci_labels(
     ]
     if context.source_url:
         labels.append(("org.opencontainers.image.source", context.source_url))
+    if not context.is_release_build:
+        # Where a branch build came from, for the cleanup (T6): the tag cannot be mapped back.
+        labels.append((BRANCH_LABEL, context.branch))
+        if context.is_pull_request and context.pull_request:
+            labels.append((PULL_REQUEST_LABEL, str(context.pull_request)))
     return tuple(sorted(labels))
 
 

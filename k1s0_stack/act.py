@@ -36,6 +36,8 @@ from typing import Any
 import docker
 import docker.errors
 
+from k1s0_stack.github import events
+from k1s0_stack.github.contract import validate_event
 from k1s0_stack.process import CACHE
 
 RUNNER_IMAGE = "k1s0.local/act-runner:bookworm"  # scripts/base-images.sh
@@ -106,21 +108,8 @@ def git_repository(path: Path, branch: str, remote: str, message: str = "e2e") -
 def push_event(
     sha: str, branch: str, repository: str, default_branch: str = "main"
 ) -> dict[str, Any]:
-    owner, _, name = repository.partition("/")
-    return {
-        "ref": f"refs/heads/{branch}",
-        "before": "0" * 40,
-        "after": sha,
-        "created": False,
-        "deleted": False,
-        "head_commit": {"id": sha},
-        "repository": {
-            "full_name": repository,
-            "name": name,
-            "owner": {"login": owner, "name": owner},
-            "default_branch": default_branch,
-        },
-    }
+    """A GitHub-shaped push payload (checked against @octokit/openapi-webhooks)."""
+    return events.push_event(sha, branch, repository, default_branch)
 
 
 @dataclass(frozen=True)
@@ -187,6 +176,9 @@ class ActRun:
         return argv
 
     def run(self, api: docker.APIClient, state: Path) -> ActResult:
+        problems = validate_event(self.event_name, self.event)
+        if problems:  # the action is tested on events shaped as GitHub sends them
+            raise ValueError("the event payload is not GitHub-shaped:\n" + "\n".join(problems))
         state.mkdir(parents=True, exist_ok=True)
         (state / "event.json").write_text(json.dumps(self.event))
         # act asks which image size to use when it finds no actrc; give it an empty config home.

@@ -3,7 +3,9 @@ conversion of its JSON to the vulnerability report Harbor serves.
 
 Offline (the default) Trivy reads the project's fixture database, built by `scripts/trivy-db.sh`
 from `fixture-db.json`. Set `K1S0_TRIVY_DB=online` (or pass `db="online"`) on a machine with
-network access to let Trivy download and use its normal database instead.
+network access to let Trivy download and use its normal database instead. Any other value is a
+Trivy cache directory (`<dir>/db/trivy.db`), read afresh by every scan: a test can swap the
+database under a running server (`fixture_cache_dir(other_fixture)` builds a variant).
 """
 
 from __future__ import annotations
@@ -57,16 +59,19 @@ class ImageRef:
         return f"{self.registry}/{self.repository}@{self.digest}"
 
 
-def fixture_cache_dir() -> Path:
-    """Trivy's --cache-dir with the fixture DB (db/trivy.db, db/metadata.json); built once."""
+def fixture_cache_dir(fixture: Path = FIXTURE_DB) -> Path:
+    """Trivy's --cache-dir with the fixture DB (db/trivy.db, db/metadata.json); built once per
+    fixture file content (`fixture` defaults to the project's)."""
     builder = HERE / "dbbuilder"
     digest = hashlib.sha256()
-    for part in (FIXTURE_DB, builder / "main.go", builder / "go.mod"):
+    for part in (fixture, builder / "main.go", builder / "go.mod"):
         digest.update(part.read_bytes())
     cache_dir = CACHE / "trivy-db" / digest.hexdigest()[:16]
     if not (cache_dir / "db" / "trivy.db").exists():
         script = HERE.parent.parent / "scripts" / "trivy-db.sh"
-        out = subprocess.run([str(script)], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [str(script), str(fixture)], check=True, capture_output=True, text=True
+        ).stdout
         cache_dir = Path(out.strip().splitlines()[-1])
     return cache_dir
 
@@ -110,7 +115,13 @@ def run_trivy(image: ImageRef, db: str | None = None, timeout: float = 600.0) ->
     """Scans `image` with real Trivy and returns its JSON report (schema 2)."""
     db = db or os.environ.get("K1S0_TRIVY_DB", "fixture")
     offline = db != "online"
-    cache_dir = fixture_cache_dir() if offline else CACHE / "trivy-online"
+    cache_dir = (
+        CACHE / "trivy-online"
+        if not offline
+        else fixture_cache_dir()
+        if db == "fixture"
+        else Path(db)
+    )
     env = {
         **os.environ,
         "TRIVY_USERNAME": image.username,

@@ -136,12 +136,18 @@ def e2e(
         layer: str = "system",
         context: Path | None = None,
         name: str = "run",
+        reuse: E2E | None = None,
+        permissions: tuple[str, ...] = PERMISSIONS,
+        extra_variables: dict[str, str] | None = None,
     ) -> E2E:
+        """`reuse`: run in an earlier run's project and service (e.g. a second release)."""
         number = next(_numbers)
-        prefix = f"e2e{os.getpid()}n{number}"
-        harbor.create_project(f"{prefix}-system", auto_scan=True)
-        robot = harbor.create_robot(f"{prefix}-system", "ci", permissions=PERMISSIONS)
-        world = E2E(prefix, robot.name, robot.secret, service=f"svc{number}")
+        prefix = reuse.prefix if reuse else f"e2e{os.getpid()}n{number}"
+        if reuse is None:
+            harbor.create_project(f"{prefix}-system", auto_scan=True)
+        robot = harbor.create_robot(f"{prefix}-system", f"ci{number}", permissions=permissions)
+        service = reuse.service if reuse else f"svc{number}"
+        world = E2E(prefix, robot.name, robot.secret, service=service)
         workspace = tmp_path / name / "workspace"
         if kind == "action-repo":
             copy_files(ROOT, workspace, checkout_files(ROOT))
@@ -189,6 +195,7 @@ def e2e(
         }
         if context is not None:
             variables["CONTEXT"] = "e2e-context"
+        variables.update(extra_variables or {})
         secrets = {"HARBOR_USERNAME": robot.name, "HARBOR_PASSWORD": robot.secret}
         env: dict[str, str] = {}
         if grants_id_token(yaml.safe_load(flow.read_text())):

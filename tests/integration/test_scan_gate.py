@@ -135,7 +135,12 @@ def project(harbor: LocalHarbor, tmp_path: Path) -> Iterator[Callable[..., Proje
 
     def make(permissions: tuple[str, ...] = PERMISSIONS, **options: Any) -> Project:
         prefix = f"gate{os.getpid()}n{next(_numbers)}"
-        harbor.create_project(f"{prefix}-system", **{"auto_scan": True, **options})
+        if "metadata" in options:  # stored exactly as given, as Harbor stores an API-made project
+            harbor.harbor.create_project(
+                f"{prefix}-system", options["metadata"], options.get("cve_allowlist")
+            )
+        else:
+            harbor.create_project(f"{prefix}-system", **{"auto_scan": True, **options})
         robot = harbor.create_robot(f"{prefix}-system", "ci", permissions=permissions)
         return Project(harbor, prefix, robot.name, robot.secret, tmp_path)
 
@@ -325,7 +330,7 @@ def test_wrong_robot_secret_is_one_clear_error(project: Callable[..., Project]) 
             SERVICE,
             "sha256:" + "0" * 64,
             GateSettings(60, ("critical", "high"), (), "fail"),
-            Actions({}, io.StringIO()),
+            Actions({}, io.StringIO()).info,
         )
     assert client.requests_sent == 1
 
@@ -372,3 +377,29 @@ def test_existing_release_tag_on_another_digest_is_refused(
     assert "immutable" in result.diagnostics()
     assert first.pushed is not None
     assert p.tags()["1.0.0"] == first.pushed.digest
+
+
+def test_project_without_the_reuse_key_is_judged_by_the_system_allowlist(
+    project: Callable[..., Project],
+) -> None:
+    """Harbor treats a missing reuse_sys_cve_allowlist as true: the project's own list, which
+    names the findings, does not apply, and Harbor would refuse the pull (412)."""
+    p = project(
+        metadata={"auto_scan": "true"},
+        cve_allowlist={"items": [{"cve_id": c} for c in FIXTURE_CVES["allowlisted-high"]]},
+    )
+    run, result = p.run("allowlisted-high")
+    assert isinstance(result, ScanGateError)
+    assert "1.0.0" not in p.tags()
+    assert "CVE allowlist: the system's" in run.stream.getvalue()
+
+
+def test_robot_that_cannot_list_artifacts_fails_before_the_build(
+    project: Callable[..., Project],
+) -> None:
+    p = project(permissions=tuple(x for x in PERMISSIONS if x != "artifact-list"))
+    run, result = p.run("clean")
+    assert isinstance(result, HarborPermissionError)
+    assert "Harbor permission artifact:list" in result.diagnostics()
+    assert "pushed" not in run.stream.getvalue()
+    assert "Step" not in run.stream.getvalue()  # the build never started

@@ -15,6 +15,7 @@ from k1s0_stack.harbor.web import (
     API,
     ServerContext,
     body,
+    by_resource_name,
     caller,
     empty,
     flag,
@@ -152,6 +153,21 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
         harbor.require(caller(), project_name, "artifact", "list")
         harbor.project(project_name, by_name=True)
         artifacts = harbor.artifacts(project_name, repo_name(repository_name))
+        shown, headers = page(artifacts)
+        return json_response([artifact_json(a) for a in shown], headers=headers)
+
+    @route("/projects/<project_name_or_id>/artifacts", "listArtifactsOfProject", ["GET"])
+    def list_artifacts_of_project(project_name_or_id: str) -> Response:
+        # Harbor (handler/project.go): every repository's artifacts, accessories left out,
+        # newest push first; RequireProjectAccess(artifact:list) before the project lookup.
+        harbor.require(caller(), project_name_or_id, "artifact", "list", by_name=by_resource_name())
+        name = harbor.project(project_name_or_id, by_resource_name())["name"]
+        artifacts = [
+            artifact
+            for repo in harbor.repositories(name)
+            for artifact in harbor.artifacts(name, repo["name"].partition("/")[2])
+        ]
+        artifacts.sort(key=lambda a: (a["push_time"], a["id"]), reverse=True)
         shown, headers = page(artifacts)
         return json_response([artifact_json(a) for a in shown], headers=headers)
 
