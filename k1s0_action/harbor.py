@@ -13,6 +13,7 @@ allowlists exactly as stored.
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import time
 from collections import Counter
@@ -462,6 +463,9 @@ class HarborClient:
         self.backoff = backoff or Backoff(attempts=6, initial=0.25, maximum=8.0)
         self.on_retry = on_retry
         self.session = session or requests.Session()
+        # Harbor sets a session cookie on every answer; sent back, it puts every later POST/PUT/
+        # DELETE under Harbor's CSRF check (403). Basic auth needs no session: keep no cookies.
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self.session.auth = (username, password)
         self.session.headers["Accept"] = "application/json"
         self.requests_sent = 0
@@ -535,6 +539,12 @@ class HarborClient:
             raise HarborAuthError(
                 f"Harbor at {self.url} refused the robot account '{self.username}' (401): "
                 "check the harbor-username and harbor-password inputs"
+            )
+        if status == 403 and "csrf" in detail.lower():
+            raise HarborError(
+                f"Harbor refused {operation} on {resource} by its CSRF check (403: {detail}): the "
+                "request carried a session cookie; make sure nothing between the action and "
+                f"Harbor at {self.url} adds cookies to API requests"
             )
         if status == 403:
             needed = PERMISSIONS.get(operation)

@@ -27,7 +27,7 @@ from k1s0_stack.act import (
     push_event,
 )
 from k1s0_stack.action_image import ActionImage, build_action_image
-from k1s0_stack.harbor import LocalHarbor
+from k1s0_stack.harbor import ACTION_PERMISSIONS, LocalHarbor
 from k1s0_stack.oidc import workflow_claims
 from k1s0_stack.sigstore import LocalSigstore
 
@@ -40,16 +40,7 @@ SERVICE_REPOSITORY = "k1s0-org/sample-service"
 SAMPLE_SERVICE = ROOT / "examples" / "sample-service"
 TRUSTED_ROOT = ".sigstore/trusted_root.json"  # where runs find the local Sigstore's root
 # What the action needs of its robot account (k1s0_action.gate).
-PERMISSIONS = (
-    "push",
-    "pull",
-    "scan",
-    "tag-create",
-    "tag-delete",
-    "artifact-read",
-    "artifact-list",
-    "project:read",
-)
+PERMISSIONS = ACTION_PERMISSIONS  # exactly what the action needs
 
 _numbers = itertools.count(1)
 
@@ -172,7 +163,7 @@ def e2e(
         else:
             prefix = reuse.prefix if reuse else f"e2e{os.getpid()}n{number}"
             if reuse is None:
-                harbor.create_project(f"{prefix}-system")
+                harbor.create_project(f"{prefix}-system", auto_scan=True)
             robot = harbor.create_robot(f"{prefix}-system", f"ci{number}", permissions=permissions)
             service = reuse.service if reuse else f"svc{number}"
             world = E2E(prefix, robot.name, robot.secret, service=service)

@@ -239,7 +239,15 @@ def test_a_second_release_says_what_changed_since_the_first(
     assert [(v["id"], v["severity"]) for v in new] == [(cve, "medium")]
 
 
-RESCAN_PERMISSIONS = ("pull", "scan", "artifact-read", "artifact-list", "repository-read")
+RESCAN_PERMISSIONS = (
+    "pull",
+    "scan",
+    "project-read",
+    "artifact-read",
+    "artifact-addition-read",
+    "artifact-list",
+    "repository-read",
+)
 
 
 def test_the_rescan_workflow_rejudges_released_images(e2e: Run, harbor: LocalHarbor) -> None:

@@ -61,7 +61,7 @@ class Registry:
 
 @pytest.fixture(scope="module")
 def registry(harbor: LocalHarbor) -> Iterator[Registry]:
-    harbor.create_project(PROJECT)
+    harbor.create_project(PROJECT, auto_scan=True)
     robot = harbor.create_robot(PROJECT, f"build{uuid.uuid4().hex[:6]}")
     yield Registry(harbor, (robot.name, robot.secret))
 
@@ -271,7 +271,7 @@ def test_a_robot_of_another_project_is_refused_without_retries(
     # push to k1s0-system. The login succeeds (the robot exists); reading the project, before
     # anything is built, is refused, once.
     other_project = f"k1s0-other-{uuid.uuid4().hex[:6]}"
-    registry.harbor.create_project(other_project)
+    registry.harbor.create_project(other_project, auto_scan=True)
     other = registry.harbor.create_robot(other_project, "ci")
     service = unique_service()
     run = run_action(

@@ -238,7 +238,7 @@ def test_the_command_checks_a_local_image(
 
 @pytest.fixture(scope="module")
 def robot(harbor: LocalHarbor) -> tuple[str, str]:
-    harbor.create_project(PROJECT)
+    harbor.create_project(PROJECT, auto_scan=True)
     created = harbor.create_robot(PROJECT, f"conf{uuid.uuid4().hex[:6]}")
     return created.name, created.secret
 

@@ -29,7 +29,7 @@ PROJECT = "k1s0signing-service"
 
 @pytest.fixture(scope="module")
 def robot(harbor: LocalHarbor) -> Robot:
-    harbor.create_project(PROJECT)
+    harbor.create_project(PROJECT, auto_scan=True)
     return harbor.create_robot(PROJECT, f"sign{uuid.uuid4().hex[:6]}")
 
 

@@ -38,7 +38,7 @@ def apply(
 def test_apply_is_idempotent_and_the_policy_keeps_r1_to_r3(
     harbor: LocalHarbor, project: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    robot = harbor.create_robot(project, "retention", permissions=("retention",))
+    robot = harbor.create_robot(project, "retention", permissions=("retention", "project-read"))
     env = {"HARBOR_USERNAME": robot.name, "HARBOR_PASSWORD": robot.secret}
     admin = HarborClient(harbor.url, *harbor.admin)
 

@@ -19,7 +19,7 @@ from k1s0_action.retention import (
     check_schedule,
     render_policy,
 )
-from k1s0_stack.harbor.service import retained
+from k1s0_stack.harbor.retention import retained
 
 
 @pytest.mark.parametrize(
