@@ -21,7 +21,14 @@ import semver
 
 from k1s0_action.errors import InputError
 from k1s0_action.gate import GateSettings, judge, system_allowlist
-from k1s0_action.harbor import Artifact, HarborClient, HarborNotFoundError, Project, ScanOverview
+from k1s0_action.harbor import (
+    Artifact,
+    HarborClient,
+    HarborNotFoundError,
+    HarborPermissionError,
+    Project,
+    ScanOverview,
+)
 from k1s0_action.policy import Allowlist, Decision
 from k1s0_action.promotion import LATEST
 from k1s0_action.scanwait import WaitSettings, wait_for_scan
@@ -134,10 +141,13 @@ class Outcome:
 class RescanReport:
     outcomes: tuple[Outcome, ...]
     skipped: tuple[str, ...] = ()  # projects that do not exist
+    # Projects the credential may not read (Harbor answers 403, existing or not): their images
+    # were not judged, so the run fails closed rather than report them as clean.
+    unreadable: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
-        return any(o.failed for o in self.outcomes)
+        return bool(self.unreadable) or any(o.failed for o in self.outcomes)
 
 
 def rescan(
@@ -156,12 +166,17 @@ def rescan(
     )
     outcomes: list[Outcome] = []
     skipped: list[str] = []
+    unreadable: list[str] = []
     for name in settings.projects:
         try:
             project = client.get_project(name)
         except HarborNotFoundError:
             log(f"no project {name} in Harbor; skipped")
             skipped.append(name)
+            continue
+        except HarborPermissionError:
+            log(f"project {name}: the credential may not read it (403); its images are not judged")
+            unreadable.append(name)
             continue
         system = system_allowlist(client, project)
         found = [
@@ -213,7 +228,7 @@ def rescan(
                     now,
                 )
             )
-    return RescanReport(tuple(outcomes), tuple(skipped))
+    return RescanReport(tuple(outcomes), tuple(skipped), tuple(unreadable))
 
 
 def _report_ids(client: HarborClient, target: Target) -> frozenset[str] | None:
@@ -256,6 +271,11 @@ def render_table(report: RescanReport) -> str:
     )
     if report.skipped:
         lines.append(f"Projects not in Harbor: {', '.join(report.skipped)}.")
+    if report.unreadable:
+        lines.append(
+            f"Not judged, the credential may not read them (403): {', '.join(report.unreadable)}; "
+            "pass only the layers it may read (--layers), or a credential that reads them all."
+        )
     if report.outcomes:
         lines += [
             "",

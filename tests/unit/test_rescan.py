@@ -185,3 +185,11 @@ def test_closing_says_why() -> None:
 def test_the_issue_body_is_stable_and_lists_what_blocks() -> None:
     assert issue_body("k1s0-system/pay", [FAILING]) == BODY
     assert f"| `1.0.0` | `{DIGEST_B}` | CVE-1 |" in BODY
+
+
+def test_a_project_the_credential_may_not_read_fails_the_rescan_closed() -> None:
+    """Harbor answers a project robot 403 for every other project: those images were not judged,
+    so the rescan must not report them as clean."""
+    report = RescanReport((), unreadable=("k1s0-business",))
+    assert report.failed
+    assert "may not read them (403): k1s0-business" in render_table(report)
