@@ -2,6 +2,7 @@
 """Points action.yml's `runs.image` at a prebuilt image, by digest (run by the release workflow).
 
     pin-action-image.py ACTION_YML IMAGE@sha256:DIGEST
+    pin-action-image.py --check ACTION_YML   (exit 1 unless it still builds the Dockerfile)
 
 On `main`, action.yml says `image: Dockerfile` (the runner builds the image); a release commit
 says `image: docker://IMAGE@sha256:DIGEST` (the runner pulls it). Only that one line changes, so
@@ -48,21 +49,36 @@ def pin(text: str, reference: str) -> str:
             f"{reference!r} is not an image reference of the form "
             "host/path/name@sha256:<64 hex digits> (lower case)"
         )
+    check(text)
+    found = _RUNS_IMAGE.search(text)
+    assert found is not None  # current_image found it
+    return f"{text[: found.start(2)]}docker://{reference}{text[found.end(2) :]}"
+
+
+def check(text: str) -> None:
+    """Refuses an action.yml that is already a release's (the release workflow's first step)."""
     image = current_image(text)
     if image != "Dockerfile":
         raise PinError(
             f"action.yml already runs {image!r}, not 'Dockerfile': this is a release commit; "
             "release from the source commit"
         )
-    found = _RUNS_IMAGE.search(text)
-    assert found is not None  # current_image found it
-    return f"{text[: found.start(2)]}docker://{reference}{text[found.end(2) :]}"
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: pin-action-image.py ACTION_YML IMAGE@sha256:DIGEST", file=sys.stderr)
+        print(
+            "usage: pin-action-image.py ACTION_YML IMAGE@sha256:DIGEST | --check ACTION_YML",
+            file=sys.stderr,
+        )
         return 2
+    if argv[0] == "--check":
+        try:
+            check(Path(argv[1]).read_text())
+        except (PinError, OSError) as error:
+            print(f"pin-action-image: {error}", file=sys.stderr)
+            return 1
+        return 0
     path = Path(argv[0])
     try:
         pinned = pin(path.read_text(), argv[1])

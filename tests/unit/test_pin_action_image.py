@@ -119,3 +119,22 @@ def test_the_command_rewrites_the_file_and_fails_with_one_line(tmp_path: Path) -
     assert again.returncode == 1
     assert len(again.stderr.strip().splitlines()) == 1
     assert "release commit" in again.stderr
+
+
+def test_check_passes_a_source_commit_and_refuses_a_release_commit(tmp_path: Path) -> None:
+    action = tmp_path / "action.yml"
+    action.write_text((ROOT / "action.yml").read_text())
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(SCRIPT), "--check", str(action)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    assert check().returncode == 0
+    action.write_text(pin_script.pin(action.read_text(), f"r/a@{DIGEST}"))
+    refused = check()
+    assert refused.returncode == 1
+    assert "this is a release commit" in refused.stderr
