@@ -46,6 +46,8 @@ import ast, contextlib, importlib, json, pathlib, pkgutil, sys
 import k1s0_action
 names = set()
 for info in pkgutil.walk_packages(k1s0_action.__path__, "k1s0_action."):
+    if info.name.endswith(".__main__"):  # importing it would run the command line
+        continue
     module = importlib.import_module(info.name)
     for node in ast.walk(ast.parse(pathlib.Path(module.__file__).read_text())):
         if isinstance(node, ast.Import):
@@ -108,8 +110,10 @@ def imported_files(opt: Path) -> list[str]:
         "PATH": os.environ.get("PATH", ""),
     }
     done = subprocess.run(
-        [sys.executable, "-c", IMPORT_ALL], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", IMPORT_ALL], env=env, capture_output=True, text=True, check=False
     )
+    if done.returncode != 0:
+        sys.exit(f"importing the action failed:\n{done.stderr}")
     files: list[str] = json.loads(done.stdout)
     return files
 
@@ -167,8 +171,9 @@ def main(opt_dir: str, dest_dir: str) -> int:
 
     # The interpreter, reachable as /opt/k1s0/bin/python3 for the ENTRYPOINT.
     replicate(sys.executable, dest)
-    (dest / "opt/k1s0/bin").mkdir(parents=True, exist_ok=True)
-    (dest / "opt/k1s0/bin/python3").symlink_to(executable)
+    bin_dir = dest / opt.relative_to("/") / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    (bin_dir / "python3").symlink_to(executable)
 
     # The standard library, sources only; lib-dynload without the modules nobody loads.
     def ignore(directory: str, names: list[str]) -> set[str]:
@@ -219,9 +224,10 @@ def main(opt_dir: str, dest_dir: str) -> int:
     dpkg_records({executable, str(stdlib / "os.py"), *libraries}, dest)
 
     # The tree must run on its own: import the action in it.
+    chroot = shutil.which("chroot") or "/usr/sbin/chroot"
     subprocess.run(
-        ["chroot", str(dest), "/opt/k1s0/bin/python3", "-c", "import k1s0_action.pipeline"],
-        env={"PYTHONPATH": "/opt/k1s0/app:/opt/k1s0/site", "PYTHONDONTWRITEBYTECODE": "1"},
+        [chroot, str(dest), f"{opt}/bin/python3", "-c", "import k1s0_action.pipeline"],
+        env={"PYTHONPATH": f"{opt}/app:{opt}/site", "PYTHONDONTWRITEBYTECODE": "1"},
         check=True,
     )
     return 0
