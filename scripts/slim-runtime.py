@@ -205,6 +205,9 @@ def main(opt_dir: str, dest_dir: str) -> int:
     libraries = {p for p in shared_libraries(elves) if not Path(p).is_relative_to(dest)}
     for library in sorted(libraries):
         replicate(library, dest)
+    # The official image keeps libpython in /usr/local/lib, which only the loader's cache names.
+    if os.path.exists("/etc/ld.so.cache"):
+        replicate("/etc/ld.so.cache", dest)
 
     # Byte code for what runs, and nothing else.
     for source in imported_files(opt):
