@@ -324,6 +324,9 @@ def test_a_caller_of_the_release_pulls_the_image_instead_of_building(
     try:
         assert result.returncode == 0, result.log[-8000:]
         assert result.job_result == "success"
+        # act's docker:// path: it pulls the pinned reference and builds nothing
+        assert f"docker pull image={pinned}" in result.log
+        assert "docker build -t act-" not in result.log
         docker_api.inspect_image(pinned)  # absent before the run: act pulled it
         outputs = result.outputs
         assert outputs["scan-status"] == "Success"
