@@ -31,6 +31,7 @@ import yaml
 from k1s0_action.cli import main as cli
 from k1s0_action.harbor import HarborClient
 from k1s0_stack.act import (
+    RUNNER_IMAGE,
     ActResult,
     ActRun,
     action_images,
@@ -125,6 +126,11 @@ def released(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Released]:
     """One run of the release workflow on a tag push of this checkout."""
+    labels = docker_api.inspect_image(RUNNER_IMAGE)["Config"].get("Labels") or {}
+    if not labels.get("k1s0.runner-git"):
+        pytest.fail(
+            f"{RUNNER_IMAGE} has no git, which the release commit needs: run scripts/base-images.sh"
+        )
     tmp = tmp_path_factory.mktemp("release")
     prefix = f"rel{os.getpid()}"
     harbor.create_project(f"{prefix}-infra")
