@@ -13,6 +13,7 @@ mounted into the job container, which the workflow pushes the release commit and
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -78,6 +79,14 @@ class MountedActRun(ActRun):
     def command(self, state: Path) -> list[str]:
         options = " ".join(f"-v {path}:{path}" for path in self.mounts)
         return [*super().command(state), "--container-options", options]
+
+
+def forget(api: docker.APIClient, repository: str) -> None:
+    """Removes every local name (tags and digests) of `repository` from the engine."""
+    for image in api.images(name=repository):
+        for reference in (image.get("RepoTags") or []) + (image.get("RepoDigests") or []):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                api.remove_image(reference, force=True)
 
 
 def git(directory: Path, *args: str) -> str:
@@ -197,9 +206,7 @@ def released(
         prefix=prefix,
         puller=(puller.name, puller.secret),
     )
-    for image in docker_api.images(name=public):  # what the release built, in the shared engine
-        for reference in (image.get("RepoTags") or []) + (image.get("RepoDigests") or []):
-            docker_api.remove_image(reference, force=True)
+    forget(docker_api, public)  # what the release built, in the shared engine
 
 
 def test_the_release_commit_pins_the_pushed_digest_and_moves_the_tags(released: Released) -> None:
@@ -269,9 +276,7 @@ def test_a_caller_of_the_release_pulls_the_image_instead_of_building(
     tmp_path: Path,
 ) -> None:
     pinned = f"{released.image}@{released.digest}"
-    for image in docker_api.images(name=released.image):  # the runner has never seen it
-        for reference in (image.get("RepoTags") or []) + (image.get("RepoDigests") or []):
-            docker_api.remove_image(reference, force=True)
+    forget(docker_api, released.image)  # the runner has never seen it
     with pytest.raises(docker.errors.ImageNotFound):
         docker_api.inspect_image(pinned)
 
