@@ -11,14 +11,17 @@ What a job pays before the action's first log line:
 Both builds use the local parts the tests use (k1s0_stack.action_image: the local Python base with
 the locked wheels and cosign in it, so nothing is downloaded; on GitHub pip and the cosign download
 add to the build). `--baseline REF` (default `main`) also builds the Dockerfile of that git ref the
-same way, for the size and start-up it had. Start-up runs the image with inputs that stop at the
-first check, so the first line comes from the action itself; `docker run ... true`-like figures
-come from the same image with the interpreter doing nothing (`-c pass`).
+way the tests built it then (the local Python base as build and runtime base, pip from PyPI, cosign
+served on loopback), for the size and start-up it had. Start-up runs the image with inputs that
+stop at the first check, so the first line comes from the action itself; the same image's
+interpreter printing an empty line (`-c print()`) is the container's and Python's own share.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import http.server
 import json
 import re
 import shutil
@@ -26,12 +29,14 @@ import statistics
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import docker
 
-from k1s0_stack.action_image import build_action_image, context_files
+from k1s0_stack.action_image import LOCAL_PYTHON_IMAGE, build_action_image, context_files
+from k1s0_stack.process import tool
 from k1s0_stack.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,9 +110,10 @@ def cold_pull_seconds(api: docker.APIClient, image: str, registry: Registry) -> 
     return elapsed
 
 
-def baseline_tree(ref: str, into: Path) -> Path:
-    """The repository at `ref`, with today's fetch-checked.py (which reads the local base's
-    file:// cosign; it installs the same bytes)."""
+def baseline_build(api: docker.APIClient, ref: str, into: Path) -> tuple[float, str]:
+    """A cold build of the Dockerfile at `ref` the way the tests built it then: the local Python
+    base as build and runtime base, pip downloading from PyPI (host network), cosign from the
+    tool cache served on loopback."""
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True, check=True
     ).stdout
@@ -116,25 +122,68 @@ def baseline_tree(ref: str, into: Path) -> Path:
         handle.seek(0)
         with tarfile.open(fileobj=handle) as tar:
             tar.extractall(into, filter="data")
-    shutil.copy2(ROOT / "scripts" / "fetch-checked.py", into / "scripts" / "fetch-checked.py")
-    return into
+    data = Path(tool("cosign")).read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    reference = f"k1s0e2e/action-baseline:{ref[:12]}"
+    started = time.monotonic()
+    try:
+        for chunk in api.build(
+            path=str(into),
+            tag=reference,
+            buildargs={
+                "PYTHON_IMAGE": LOCAL_PYTHON_IMAGE,
+                "COSIGN_URL": f"http://127.0.0.1:{server.server_address[1]}/cosign",
+                "COSIGN_SHA256": hashlib.sha256(data).hexdigest(),
+            },
+            network_mode="host",
+            nocache=True,
+            rm=True,
+            forcerm=True,
+            decode=True,
+        ):
+            if "error" in chunk or "errorDetail" in chunk:
+                raise RuntimeError(f"baseline build failed: {chunk}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    return time.monotonic() - started, reference
 
 
-def start_figures(api: docker.APIClient, image: str, runs: int) -> dict[str, float]:
-    first = [first_line_seconds(image) for _ in range(runs)]
-    bare = [
-        first_line_seconds(image, [interpreter(api, image), "-c", "print()"]) for _ in range(runs)
+def start_figures(api: docker.APIClient, images: list[str], runs: int) -> list[dict[str, float]]:
+    """Medians of `runs` starts of each image, interleaved so that load on the shared machine
+    falls on all of them alike."""
+    first: dict[str, list[float]] = {image: [] for image in images}
+    bare: dict[str, list[float]] = {image: [] for image in images}
+    for _ in range(runs):
+        for image in images:
+            first[image].append(first_line_seconds(image))
+            python = [interpreter(api, image), "-c", "print()"]
+            bare[image].append(first_line_seconds(image, python))
+    return [
+        {
+            "docker_run_to_first_line_s": round(statistics.median(first[image]), 3),
+            "docker_run_python_print_s": round(statistics.median(bare[image]), 3),
+        }
+        for image in images
     ]
-    return {
-        "docker_run_to_first_line_s": round(statistics.median(first), 3),
-        "docker_run_python_print_s": round(statistics.median(bare), 3),
-    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", nargs="?", type=int, default=5)
-    parser.add_argument("--baseline", default="main")
+    parser.add_argument("--baseline", default="main", help="git ref to compare with ('' for none)")
     args = parser.parse_args()
     api = docker.APIClient(version="auto", timeout=1200)
     results: dict[str, object] = {"runs": args.runs}
@@ -151,24 +200,33 @@ def main() -> None:
         summary.write_text(summary.read_text() + "\n# changed for the benchmark\n")
         changed, changed_ref = timed_build(api, copy, nocache=False)
     api.remove_image(changed_ref, force=True)
+    images = [reference]
+    base_cold = 0.0
+    if args.baseline:
+        with tempfile.TemporaryDirectory(prefix="k1s0-bench-baseline-") as scratch:
+            base_cold, base_ref = baseline_build(api, args.baseline, Path(scratch))
+        images.append(base_ref)
 
     with tempfile.TemporaryDirectory(prefix="k1s0-bench-registry-") as data:
         registry = Registry(data_dir=Path(data), users={}).start()
         try:
-            pulls = [cold_pull_seconds(api, reference, registry) for _ in range(3)]
+            pulls = {
+                image: [cold_pull_seconds(api, image, registry) for _ in range(3)]
+                for image in images
+            }
         finally:
             registry.stop()
-    pull = statistics.median(pulls)
-    starts = start_figures(api, reference, args.runs)
-    start = starts["docker_run_to_first_line_s"]
-    current = {
+    starts = start_figures(api, images, args.runs)
+    pull = statistics.median(pulls[reference])
+    start = starts[0]["docker_run_to_first_line_s"]
+    results["current"] = {
         "image": reference,
         "size_mb": round(int(api.inspect_image(reference)["Size"]) / 1e6, 1),
         "build_cold_s": round(cold, 1),
         "build_warm_s": round(warm, 1),
         "build_after_code_change_s": round(changed, 1),
         "cold_pull_s": round(pull, 2),
-        **starts,
+        **starts[0],
         "import_ms": {
             module: round(
                 statistics.median(import_ms(api, reference, module) for _ in range(args.runs)), 1
@@ -176,18 +234,14 @@ def main() -> None:
             for module in ("k1s0_action.cli", "k1s0_action.pipeline")
         },
     }
-    results["current"] = current
-
     if args.baseline:
-        with tempfile.TemporaryDirectory(prefix="k1s0-bench-baseline-") as scratch:
-            tree = baseline_tree(args.baseline, Path(scratch))
-            base_cold, base_ref = timed_build(api, tree, nocache=True)
         results["baseline"] = {
             "ref": args.baseline,
-            "image": base_ref,
-            "size_mb": round(int(api.inspect_image(base_ref)["Size"]) / 1e6, 1),
+            "image": images[1],
+            "size_mb": round(int(api.inspect_image(images[1])["Size"]) / 1e6, 1),
             "build_cold_s": round(base_cold, 1),
-            **start_figures(api, base_ref, args.runs),
+            "cold_pull_s": round(statistics.median(pulls[images[1]]), 2),
+            **starts[1],
         }
     results["per_job"] = {
         "building_s": round(cold + start, 1),

@@ -157,7 +157,8 @@ def dpkg_records(paths: set[str], dest: Path) -> None:
         )
         if done.returncode == 0:
             (status / package).write_text(done.stdout)
-    for release in ("/etc/os-release", "/usr/lib/os-release"):
+    # Trivy tells Debian by debian_version (as in distroless), then reads status.d.
+    for release in ("/etc/os-release", "/usr/lib/os-release", "/etc/debian_version"):
         if os.path.exists(release):
             replicate(release, dest)
 
