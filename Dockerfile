@@ -35,7 +35,7 @@ ENV PYTHONPATH=/opt/k1s0/app:/opt/k1s0/site \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     LANG=C.UTF-8 \
-    PATH=/opt/k1s0/bin:/usr/local/bin:/usr/bin:/bin
+    PATH=/opt/k1s0/bin:/opt/k1s0/site/bin:/usr/local/bin:/usr/bin:/bin
 # No USER: GitHub runs container actions as root so they can write the mounted workspace and
 # /github/file_commands; nothing in the image needs root besides that.
 ENTRYPOINT ["/opt/k1s0/bin/python3", "/opt/k1s0/app/entrypoint.py"]

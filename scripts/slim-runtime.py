@@ -193,10 +193,9 @@ def main(opt_dir: str, dest_dir: str) -> int:
     if not dynload.is_relative_to(stdlib):
         shutil.copytree(dynload, dest / dynload.relative_to("/"), ignore=ignore)
 
-    # The action: code, dependencies (without their console scripts) and cosign.
+    # The action: code, dependencies (with the programs wheels install in site/bin) and cosign.
     shutil.copytree(opt, dest / opt.relative_to("/"), dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
-    shutil.rmtree(dest / opt.relative_to("/") / "site" / "bin", ignore_errors=True)
 
     # Every shared library the interpreter and the copied extension modules load.
     elves = [Path(executable)] + [  # extension modules, and cosign when it is not static
