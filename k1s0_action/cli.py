@@ -591,6 +591,8 @@ def run_command(env: Mapping[str, str]) -> int:
     from k1s0_action.report import publish
 
     actions = Actions(env)
+    # Masked before any check: an error about another input must not be the first to show it.
+    actions.mask(raw_input(env, "harbor-password"), raw_input(env, "harbor-username"))
     record = RunRecord()
     try:
         settings = read_inputs(env)

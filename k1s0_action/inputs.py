@@ -210,8 +210,9 @@ def check_url(
     Returns the URL and the warnings it earns. `https_only` still allows http for a loopback
     host (a local test stack), never for a remote one.
     """
-    authority = value.partition("://")[2] if "://" in value else value
-    if "@" in re.split(r"[/?#]", authority, maxsplit=1)[0]:
+    # Anywhere, not only in the authority: a password holding '/' moves the '@' into what a
+    # parser reads as the path. No base URL of Harbor, Fulcio or Rekor has an '@'.
+    if "@" in value:
         # Never echo it: the part before '@' is a password.
         raise InputError(name, f"carries user:password@; {CREDENTIALS_IN_URL}")
     try:

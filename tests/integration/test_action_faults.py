@@ -23,6 +23,7 @@ from k1s0_action.context import GitContext
 from k1s0_action.errors import ActionError, BuildError, OidcError, ScanGateError
 from k1s0_action.gha import Actions
 from k1s0_action.inputs import read_inputs
+from k1s0_action.outcome import RunOutcome
 from k1s0_stack.dockerd import ExtraEngine
 from k1s0_stack.faults import FaultProxy
 from k1s0_stack.harbor import LocalHarbor, Robot
@@ -91,7 +92,7 @@ def run(
     token_timeout: float = 30.0,
     again: tuple[str, GitContext] | None = None,
     **inputs: str,
-) -> tuple[ActionError | pipeline.RunResult, str, str, GitContext]:
+) -> tuple[ActionError | RunOutcome, str, str, GitContext]:
     """`again`: the (service, git context) of an earlier run, re-run."""
     service = again[0] if again else f"f-{uuid.uuid4().hex[:8]}"
     context = build_context(kind, tmp_path / "ctx")
@@ -129,9 +130,7 @@ def run(
     stream = io.StringIO()
     context_ = again[1] if again else git(ref)
     try:
-        result: ActionError | pipeline.RunResult = pipeline.run(
-            settings, context_, Actions(values, stream)
-        )
+        result: ActionError | RunOutcome = pipeline.run(settings, context_, Actions(values, stream))
     except ActionError as error:
         result = error
     return result, stream.getvalue(), service, context_
@@ -202,7 +201,7 @@ def test_a_tag_harbor_made_after_the_client_gave_up_is_settled_by_the_rerun(
     made = release_tags(stack, service)
     assert made <= {"1.0.0"}
     rerun, _, _, _ = run(stack, tmp_path / "again", again=(service, context))
-    assert isinstance(rerun, pipeline.RunResult), rerun
+    assert isinstance(rerun, RunOutcome), rerun
     assert rerun.already_released == ("1.0.0" in made)
     assert release_tags(stack, service) == {"1.0.0", "latest"}
 
@@ -281,7 +280,7 @@ def doomed_engine(docker_api: docker.APIClient) -> Iterator[ExtraEngine]:
 def test_the_docker_engine_going_away_mid_build(
     stack: Stack, tmp_path: Path, doomed_engine: ExtraEngine
 ) -> None:
-    outcome: list[tuple[ActionError | pipeline.RunResult, str, str, GitContext]] = []
+    outcome: list[tuple[ActionError | RunOutcome, str, str, GitContext]] = []
     dockerfile = f"FROM {BUSYBOX_IMAGE}\nRUN echo started && sleep 20\n"
     worker = threading.Thread(
         target=lambda: outcome.append(

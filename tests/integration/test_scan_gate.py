@@ -22,6 +22,7 @@ from k1s0_action.gate import GateSettings, scan_gate
 from k1s0_action.gha import Actions
 from k1s0_action.harbor import HarborAuthError, HarborClient, HarborPermissionError
 from k1s0_action.inputs import read_inputs
+from k1s0_action.outcome import RunOutcome
 from k1s0_action.promotion import ImmutableTagError
 from k1s0_stack.harbor import ACTION_PERMISSIONS, LocalHarbor
 from k1s0_stack.runner import parse_outputs
@@ -86,7 +87,7 @@ class Project:
         version: str = "1.0.0",
         secret: str | None = None,
         **inputs: str,
-    ) -> tuple[Run, pipeline.RunResult | ActionError]:
+    ) -> tuple[Run, RunOutcome | ActionError]:
         number = next(_numbers)
         workdir = self.tmp / f"run{number}"
         workdir.mkdir()
@@ -147,7 +148,7 @@ def project(harbor: LocalHarbor, tmp_path: Path) -> Iterator[Callable[..., Proje
     yield make
 
 
-def passed(result: pipeline.RunResult | ActionError) -> pipeline.RunResult:
+def passed(result: RunOutcome | ActionError) -> RunOutcome:
     if isinstance(result, ActionError):
         pytest.fail(f"the run failed: {result.diagnostics()}")
     return result
