@@ -648,6 +648,19 @@ class HarborClient:
         )
         return parse_reports(self._object(response, "getVulnerabilitiesAddition"))
 
+    def vulnerability_report_body(
+        self, project: str, repository: str, reference: str
+    ) -> Mapping[str, Any]:
+        """The report as Harbor sent it, for the vulnerability attestation (attest.py)."""
+        response = self._call(
+            "GET",
+            f"{self._artifact_path(project, repository, reference)}/additions/vulnerabilities",
+            "getVulnerabilitiesAddition",
+            f"scan report of {project}/{repository}@{reference}",
+            headers={"X-Accept-Vulnerabilities": ACCEPT_VULNERABILITIES},
+        )
+        return self._object(response, "getVulnerabilitiesAddition")
+
     def create_tag(self, project: str, repository: str, reference: str, tag: str) -> None:
         self._call(
             "POST",
