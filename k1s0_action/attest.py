@@ -379,3 +379,33 @@ def parse_kinds(text: str) -> tuple[str, ...]:
             )
         kinds.append(item)
     return tuple(dict.fromkeys(kinds))
+
+
+def attest_run(
+    client: HarborClient,
+    project: str,
+    repository: str,
+    image_ref: str,
+    gated: GateResult,
+    settings: GateSettings,
+    inputs: ActionInputs,
+    context: GitContext,
+    actions: Actions,
+    env: Mapping[str, str] | None = None,
+) -> AttestResult:
+    """The pipeline's attest step: after the gate passed and the digest is signed, before
+    promotion. Anything that goes wrong stops the run (nothing is promoted without its evidence);
+    only a Harbor without SBOM support is a note."""
+    notes: list[str] = []
+    predicates: list[Predicate] = []
+    vuln = vuln_attestation(client, project, repository, image_ref, gated, settings, context)
+    if vuln is None:
+        notes.append("no vulnerability attestation: the scan gave no verdict (on-scan-error: warn)")
+    else:
+        predicates.append(vuln)
+    done = (
+        attest_and_verify(image_ref, predicates, inputs, context, actions, env)
+        if predicates
+        else ()
+    )
+    return AttestResult(attestations=done, notes=tuple(notes))

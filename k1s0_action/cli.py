@@ -12,10 +12,12 @@ import re
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from k1s0_action.attest import parse_kinds, verify_attestations
+from k1s0_action.attestation import parse_age
 from k1s0_action.context import git_context, load_event
 from k1s0_action.errors import ActionError, InputError
 from k1s0_action.gate import GateSettings, counts, report_for, scan_gate
@@ -103,6 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument(
         "--allow-http-registry", action="store_true", help="plain-HTTP registry (testing only)"
+    )
+    verify.add_argument(
+        "--attestations",
+        default="",
+        help="also verify these attestations from the same identity: vuln, sbom (comma-separated)",
+    )
+    verify.add_argument(
+        "--max-scan-age",
+        default="",
+        help="fail when the vuln attestation's scan finished longer ago than this, e.g. 7d",
     )
 
     policy = commands.add_parser(
@@ -211,6 +223,7 @@ def _policy(args: argparse.Namespace) -> VerifyPolicy:
 
 def verify_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     policy = _policy(args)
+    kinds, max_age = _attestation_flags(args)
     config = SigstoreConfig(
         fulcio_url="",
         rekor_url=args.rekor_url,
@@ -226,8 +239,27 @@ def verify_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             actions=actions,
         )
         verify(cosign, args.image, policy, config, args.allow_http_registry)
-    print(f"verified: {args.image} is signed by {policy.identity_regexp} ({policy.issuer})")
+        print(f"verified: {args.image} is signed by {policy.identity_regexp} ({policy.issuer})")
+        if kinds:
+            for line in verify_attestations(
+                cosign, args.image, kinds, policy, config, args.allow_http_registry, max_age
+            ):
+                print(f"verified: {line}")
     return 0
+
+
+def _attestation_flags(args: argparse.Namespace) -> tuple[tuple[str, ...], timedelta | None]:
+    try:
+        kinds = parse_kinds(args.attestations)
+    except ValueError as error:
+        raise InputError("attestations", str(error)) from None
+    try:
+        max_age = parse_age(args.max_scan_age) if args.max_scan_age else None
+    except ValueError as error:
+        raise InputError("max-scan-age", str(error)) from None
+    if max_age is not None and "vuln" not in kinds:
+        raise InputError("max-scan-age", "applies to the vuln attestation: add --attestations vuln")
+    return kinds, max_age
 
 
 def docker_config_from(env: Mapping[str, str], secrets: Path) -> Path:

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, str] = {
     "trusted-root": "",
     "tlog-upload": "true",
     "certificate-oidc-issuer": "https://token.actions.githubusercontent.com",
+    "attest": "true",
     # `command: rescan` (k1s0_action.cli rescan) only:
     "command": "run",
     "layers": "system,business,service,infra",
@@ -83,6 +84,7 @@ class ActionInputs:
     trusted_root: str
     tlog_upload: bool
     certificate_oidc_issuer: str
+    attest: bool = True
 
 
 def raw_input(env: Mapping[str, str], name: str) -> str:
@@ -193,4 +195,5 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         trusted_root=get("trusted-root"),
         tlog_upload=parse_bool("tlog-upload", get("tlog-upload")),
         certificate_oidc_issuer=get("certificate-oidc-issuer"),
+        attest=parse_bool("attest", get("attest")),
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from k1s0_action import engine, gate, harbortags, releasediff, signing
+from k1s0_action import attest, engine, gate, harbortags, releasediff, signing
 from k1s0_action.context import GitContext
 from k1s0_action.errors import ActionError, InputError, ScanGateError
 from k1s0_action.gha import Actions
@@ -146,6 +146,7 @@ def run(
         publish_gate(actions, inputs, plan, digest, gated, PromotionPlan())
         raise ScanGateError(f"{pushed.reference} blocked: {gated.note}")
     signature: signing.SignatureResult | None = None
+    attested: attest.AttestResult | None = None
     try:
         promotion = harbortags.plan_release_tags(
             harbor,
@@ -163,6 +164,18 @@ def run(
             signature = signing.sign_and_verify(
                 pushed.reference, inputs, context, actions, version=version
             )
+            if inputs.attest:
+                attested = attest.attest_run(
+                    harbor,
+                    plan.project,
+                    plan.repository,
+                    pushed.reference,
+                    gated,
+                    gate_settings(inputs),
+                    inputs,
+                    context,
+                    actions,
+                )
         harbortags.promote(
             harbor, plan.image, plan.project, plan.repository, digest, promotion, actions
         )
@@ -182,6 +195,8 @@ def run(
     publish_gate(actions, inputs, plan, digest, gated, promotion)
     if signature:
         signing.report(actions, signature)
+    if attested:
+        attest.report(actions, attested)
     return result
 
 
