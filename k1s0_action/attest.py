@@ -33,6 +33,7 @@ from k1s0_action.harbor import HarborClient, parse_reports
 from k1s0_action.inputs import ActionInputs
 from k1s0_action.oidc import request_token
 from k1s0_action.retry import Backoff
+from k1s0_action.sbom import fetch_sbom
 from k1s0_action.signing import (
     Cosign,
     RegistryAuth,
@@ -403,6 +404,14 @@ def attest_run(
         notes.append("no vulnerability attestation: the scan gave no verdict (on-scan-error: warn)")
     else:
         predicates.append(vuln)
+    _, digest = split_digest_ref(image_ref)
+    with actions.group(f"SBOM {image_ref}"):
+        outcome = fetch_sbom(client, project, repository, digest, settings.timeout, actions.info)
+    if outcome.sbom is None:
+        actions.notice(outcome.note, title="SBOM")
+        notes.append(outcome.note)
+    else:
+        predicates.append(Predicate(outcome.sbom.kind, outcome.sbom.document))
     done = (
         attest_and_verify(image_ref, predicates, inputs, context, actions, env)
         if predicates

@@ -5,6 +5,7 @@ refuses another identity, a tampered predicate and a scan older than allowed."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -70,6 +71,7 @@ class Attested:
     outputs: str
     robot: Robot
     docker_config: Path
+    log: str
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,9 @@ def attested(
         for name, value in sigstore.issue_env(workflow_claims(REPOSITORY, sha=CONTEXT.sha)).items():
             patch.setenv(name, value)
         patch.setenv("COSIGN", tool("cosign"))
-        result = pipeline.run(read_inputs(env), CONTEXT, Actions(env, io.StringIO()))
+        stream = io.StringIO()
+        with contextlib.redirect_stdout(stream):  # workflow commands go to stdout
+            result = pipeline.run(read_inputs(env), CONTEXT, Actions(env, stream))
     assert result.pushed is not None
     config = docker_config(
         work / "docker", RegistryAuth(harbor.registry_host, robot.name, robot.secret)
@@ -120,6 +124,7 @@ def attested(
         outputs=(work / "out").read_text(),
         robot=robot,
         docker_config=config,
+        log=stream.getvalue(),
     )
 
 
@@ -178,6 +183,15 @@ def test_the_run_leaves_signature_and_vuln_attestation_before_promoting(
     jsonschema.validate(predicate, SCHEMA)
     assert predicate["scanner"]["result"]["gate"]["verdict"] == "passed"
     assert predicate["scanner"]["uri"] == "pkg:github/aquasecurity/trivy"
+
+
+def test_a_harbor_without_sbom_support_is_said_once_and_the_run_goes_on(
+    attested: Attested,
+) -> None:
+    # This LocalHarbor answers scan_type sbom with 422, as a Harbor whose scanner has no SBOM.
+    notices = [line for line in attested.log.splitlines() if "does not generate SBOMs" in line]
+    assert len(notices) == 1
+    assert notices[0].startswith("::notice title=SBOM")
 
 
 def cli_args(attested: Attested, sigstore: LocalSigstore) -> list[str]:
