@@ -13,6 +13,7 @@ from flask import Blueprint, Response, g, request
 if TYPE_CHECKING:
     from k1s0_stack.harbor.server import LocalHarbor
 
+from k1s0_stack.harbor.sbom import sbom_overview
 from k1s0_stack.harbor.service import (
     Harbor,
     HarborError,
@@ -376,6 +377,8 @@ def make_api(ctx: LocalHarbor) -> Blueprint:
             )
             if overview is not None:
                 shown["scan_overview"] = overview
+        if flag("with_sbom_overview", False) and (found_sbom := sbom_overview(dict(artifact))):
+            shown["sbom_overview"] = found_sbom
         if flag("with_accessory", False) or detail:
             found = harbor.accessories(artifact["repository"], artifact["digest"])
             if found and flag("with_accessory", False):
@@ -447,6 +450,9 @@ def make_api(ctx: LocalHarbor) -> Blueprint:
     def scan_artifact(project_name: str, repository_name: str, reference: str) -> Response:
         artifact = find_artifact(project_name, repository_name, reference, "scan", "create")
         scan_type = body().get("scan_type", "vulnerability")
+        if scan_type == "sbom":
+            ctx.sbom.request(artifact)
+            return empty(202)
         if scan_type != "vulnerability":
             raise HarborError(
                 422, "UNPROCESSABLE_ENTITY", f"scan type {scan_type} is not supported"
@@ -465,6 +471,16 @@ def make_api(ctx: LocalHarbor) -> Blueprint:
         if scan.get("status") == "Success" and REPORT_MIME in accepted:
             report[REPORT_MIME] = scan["report"]
         return json_response(report)
+
+    @route(artifact_rule + "/additions/sbom", "getAddition", ["GET"])
+    def get_sbom_addition(project_name: str, repository_name: str, reference: str) -> Response:
+        artifact = find_artifact(
+            project_name, repository_name, reference, "artifact-addition", "read"
+        )
+        document = ctx.sbom.document(artifact)
+        if document is None:
+            raise HarborError(404, "NOT_FOUND", f"addition sbom of {reference} not found")
+        return json_response(document)
 
     @route(artifact_rule + "/accessories", "listAccessories", ["GET"])
     def list_accessories(project_name: str, repository_name: str, reference: str) -> Response:

@@ -25,6 +25,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from k1s0_stack.harbor import contract
 from k1s0_stack.harbor.api import API, empty, errors_response, json_response, make_api
 from k1s0_stack.harbor.faults import Fault, FaultPlan, ScanBehaviour
+from k1s0_stack.harbor.sbom import SbomGenerator
 from k1s0_stack.harbor.scanner import Scanner
 from k1s0_stack.harbor.service import (
     CI_PERMISSIONS,
@@ -101,6 +102,13 @@ class LocalHarbor:
             self._registry_auth,
             self.trivy_db,
         )
+        self.sbom = SbomGenerator(
+            self.harbor,
+            lambda: self._registry().url,
+            lambda: self._registry().host,
+            self._registry_auth,
+            self.trivy_db,
+        )
         self.port = self.port or free_port()
         self._server = make_server("127.0.0.1", self.port, create_app(self), threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -115,6 +123,8 @@ class LocalHarbor:
             self._server = None
         if getattr(self, "scanner", None) is not None:
             self.scanner.stop()
+        if getattr(self, "sbom", None) is not None:
+            self.sbom.stop()
         if self.registry is not None:
             self.registry.stop()
             self.registry = None

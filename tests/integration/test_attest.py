@@ -74,13 +74,9 @@ class Attested:
     log: str
 
 
-@pytest.fixture(scope="module")
-def attested(
-    harbor: LocalHarbor, sigstore: LocalSigstore, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Attested]:
-    harbor.create_project(PROJECT)
-    robot = harbor.create_robot(PROJECT, f"att{uuid.uuid4().hex[:6]}")
-    work = tmp_path_factory.mktemp("attest")
+def run_pipeline(
+    harbor: LocalHarbor, sigstore: LocalSigstore, work: Path, robot: Robot
+) -> Attested:
     service = f"attested{uuid.uuid4().hex[:6]}"
     context = work / "ctx"
     context.mkdir()
@@ -117,7 +113,7 @@ def attested(
     config = docker_config(
         work / "docker", RegistryAuth(harbor.registry_host, robot.name, robot.secret)
     )
-    yield Attested(
+    return Attested(
         ref=result.pushed.reference,
         repository=result.plan.image.split("/", 1)[1],
         digest=result.pushed.digest,
@@ -126,6 +122,38 @@ def attested(
         docker_config=config,
         log=stream.getvalue(),
     )
+
+
+@pytest.fixture(scope="module")
+def robot(harbor: LocalHarbor) -> Robot:
+    harbor.create_project(PROJECT)
+    return harbor.create_robot(PROJECT, f"att{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(scope="module")
+def attested(
+    harbor: LocalHarbor,
+    sigstore: LocalSigstore,
+    robot: Robot,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Attested:
+    return run_pipeline(harbor, sigstore, tmp_path_factory.mktemp("attest"), robot)
+
+
+@pytest.fixture(scope="module")
+def without_sbom(
+    harbor: LocalHarbor,
+    sigstore: LocalSigstore,
+    robot: Robot,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Attested]:
+    """A run against a Harbor that answers scan_type sbom with 422 (before 2.11, or a scanner
+    without SBOM)."""
+    harbor.sbom.enabled = False
+    try:
+        yield run_pipeline(harbor, sigstore, tmp_path_factory.mktemp("nosbom"), robot)
+    finally:
+        harbor.sbom.enabled = True
 
 
 def output(outputs: str, name: str) -> str:
@@ -157,41 +185,87 @@ def policy(sigstore: LocalSigstore, repository: str = REPOSITORY) -> VerifyPolic
     return VerifyPolicy(sigstore.oidc_url, repository_identity_regexp(repository))
 
 
-def test_the_run_leaves_signature_and_vuln_attestation_before_promoting(
-    attested: Attested, harbor: LocalHarbor
-) -> None:
-    listed = json.loads(output(attested.outputs, "attestations"))
-    assert [a["type"] for a in listed] == ["vuln"]
-    assert listed[0]["predicate-type"] == "https://cosign.sigstore.dev/attestation/vuln/v1"
-    tag = attested.digest.replace(":", "-")
-    assert listed[0]["reference"].endswith(f":{tag}.att")
-    tags = registry_tags(harbor, attested.robot, attested.repository)
-    assert {f"{tag}.sig", f"{tag}.att", "latest"} <= set(tags)
-    # The printed command verifies as it stands (cosign from the tool cache).
-    argv = shlex.split(listed[0]["verify-command"])
+def verified_statement(command: str, docker_config: Path) -> dict[str, Any]:
+    """Runs a printed verify command as it stands (cosign from the tool cache)."""
+    argv = shlex.split(command)
     done = subprocess.run(
         [tool("cosign"), *argv[1:]],
-        env={"DOCKER_CONFIG": str(attested.docker_config), "HOME": "/tmp"},
+        env={"DOCKER_CONFIG": str(docker_config), "HOME": "/tmp"},
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    statement = json.loads(base64.b64decode(json.loads(done.stdout.splitlines()[0])["payload"]))
-    predicate = statement["predicate"]
+    statement: dict[str, Any] = json.loads(
+        base64.b64decode(json.loads(done.stdout.splitlines()[0])["payload"])
+    )
+    return statement
+
+
+def test_the_run_leaves_signature_vuln_and_sbom_attestations_before_promoting(
+    attested: Attested, harbor: LocalHarbor
+) -> None:
+    listed = json.loads(output(attested.outputs, "attestations"))
+    assert [a["type"] for a in listed] == ["vuln", "spdxjson"]
+    assert listed[0]["predicate-type"] == "https://cosign.sigstore.dev/attestation/vuln/v1"
+    assert listed[1]["predicate-type"] == "https://spdx.dev/Document"
+    tag = attested.digest.replace(":", "-")
+    assert listed[0]["reference"].endswith(f":{tag}.att")
+    tags = registry_tags(harbor, attested.robot, attested.repository)
+    assert {f"{tag}.sig", f"{tag}.att", "latest"} <= set(tags)
+    vuln = verified_statement(listed[0]["verify-command"], attested.docker_config)
+    predicate = vuln["predicate"]
     jsonschema.validate(predicate, SCHEMA)
     assert predicate["scanner"]["result"]["gate"]["verdict"] == "passed"
     assert predicate["scanner"]["uri"] == "pkg:github/aquasecurity/trivy"
+    sbom = verified_statement(listed[1]["verify-command"], attested.docker_config)
+    assert sbom["predicateType"] == "https://spdx.dev/Document"
+    assert sbom["subject"][0]["digest"]["sha256"] == attested.digest.removeprefix("sha256:")
+    assert_valid_spdx(sbom["predicate"])
+    assert not [line for line in attested.log.splitlines() if "does not generate SBOMs" in line]
+
+
+def assert_valid_spdx(document: dict[str, Any]) -> None:
+    """The SPDX project's own parser and validator (spdx-tools) on the attested SBOM."""
+    from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    parsed = JsonLikeDictParser().parse(document)
+    messages = validate_full_spdx_document(parsed)
+    assert not messages, [m.validation_message for m in messages[:5]]
+    assert any(p.name == "busybox" for p in parsed.packages) or parsed.packages
+
+
+def test_harbor_shows_the_sbom_as_an_accessory(attested: Attested, harbor: LocalHarbor) -> None:
+    project, _, name = attested.repository.partition("/")
+    answer = requests.get(
+        f"{harbor.api}/projects/{project}/repositories/{name}/artifacts/{attested.digest}",
+        params={"with_sbom_overview": "true", "with_accessory": "true"},
+        auth=(attested.robot.name, attested.robot.secret),
+        timeout=10,
+    )
+    answer.raise_for_status()
+    artifact = answer.json()
+    overview = artifact["sbom_overview"]
+    assert overview["scan_status"] == "Success"
+    accessories = {a["digest"]: a["type"] for a in artifact["accessories"]}
+    assert accessories[overview["sbom_digest"]] == "harbor.sbom"
 
 
 def test_a_harbor_without_sbom_support_is_said_once_and_the_run_goes_on(
-    attested: Attested,
+    without_sbom: Attested, harbor: LocalHarbor, sigstore: LocalSigstore
 ) -> None:
-    # This LocalHarbor answers scan_type sbom with 422, as a Harbor whose scanner has no SBOM.
-    notices = [line for line in attested.log.splitlines() if "does not generate SBOMs" in line]
+    notices = [line for line in without_sbom.log.splitlines() if "does not generate SBOMs" in line]
     assert len(notices) == 1
     assert notices[0].startswith("::notice title=SBOM")
+    listed = json.loads(output(without_sbom.outputs, "attestations"))
+    assert [a["type"] for a in listed] == ["vuln"]
+    assert "latest" in registry_tags(harbor, without_sbom.robot, without_sbom.repository)
+    env = {"COSIGN": tool("cosign"), "DOCKER_CONFIG": str(without_sbom.docker_config)}
+    common = [*cli_args(without_sbom, sigstore), f"--repository={REPOSITORY}"]
+    assert main([*common, "--attestations=vuln"], {**env, "HOME": "/tmp"}) == 0
+    assert main([*common, "--attestations=vuln,sbom"], {**env, "HOME": "/tmp"}) == 1
 
 
 def cli_args(attested: Attested, sigstore: LocalSigstore) -> list[str]:
@@ -215,8 +289,8 @@ def test_cli_verify_attestations(attested: Attested, sigstore: LocalSigstore) ->
     assert main([*common, "--attestations=vuln", "--max-scan-age=7d"], env) == 0
     assert main([*common, "--attestations=vuln", "--max-scan-age=seven"], env) == 2
     assert main([*common, "--max-scan-age=7d"], env) == 2  # age without the vuln attestation
-    # No SBOM was attested (LocalHarbor of this branch makes none): asking for one fails.
-    assert main([*common, "--attestations=vuln,sbom"], env) == 1
+    assert main([*common, "--attestations=vuln,sbom"], env) == 0
+    assert main([*common, "--attestations=cyclonedx"], env) == 1  # Harbor made SPDX
 
 
 def test_verify_attestations_refuses_another_identity(
