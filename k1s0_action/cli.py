@@ -127,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--rekor-url", default="https://rekor.sigstore.dev")
     policy.add_argument("--ignore-tlog", action="store_true", help="no Rekor entry (private)")
     policy.add_argument("--ignore-sct", action="store_true", help="Fulcio without a CT log")
+    policy.add_argument(
+        "--attestations",
+        action="store_true",
+        help="also require the vuln attestation: same identity, no Critical/High outside the "
+        "recorded allowlist, scan finished within --max-scan-age",
+    )
+    policy.add_argument("--max-scan-age", default="7d", help="with --attestations (default 7d)")
 
     retention = commands.add_parser(
         "retention-policy",
@@ -248,6 +255,14 @@ def verify_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
+def _age_hours(text: str) -> int:
+    try:
+        age = parse_age(text)
+    except ValueError as error:
+        raise InputError("max-scan-age", str(error)) from None
+    return max(1, int(age.total_seconds() // 3600))
+
+
 def _attestation_flags(args: argparse.Namespace) -> tuple[tuple[str, ...], timedelta | None]:
     try:
         kinds = parse_kinds(args.attestations)
@@ -280,6 +295,8 @@ def kyverno_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         rekor_url=args.rekor_url,
         ignore_tlog=args.ignore_tlog,
         ignore_sct=args.ignore_sct,
+        attestations=args.attestations,
+        max_scan_age_hours=_age_hours(args.max_scan_age),
     )
     print(render_policy(request), end="")
     return 0
