@@ -231,7 +231,7 @@ def assert_valid_spdx(document: dict[str, Any]) -> None:
     from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
     from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-    parsed = JsonLikeDictParser().parse(document)
+    parsed = JsonLikeDictParser().parse(document)  # type: ignore[no-untyped-call]
     messages = validate_full_spdx_document(parsed)
     assert not messages, [m.validation_message for m in messages[:5]]
     assert any(p.name == "busybox" for p in parsed.packages) or parsed.packages
@@ -387,3 +387,37 @@ def test_verify_attestations_refuses_a_tampered_predicate(
             True,
             timedelta(days=7),
         )
+
+
+@pytest.fixture(scope="module")
+def cyclonedx(
+    harbor: LocalHarbor,
+    sigstore: LocalSigstore,
+    robot: Robot,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Attested]:
+    """A run against a Harbor whose scanner makes CycloneDX."""
+    harbor.sbom.format = "cyclonedx"
+    try:
+        yield run_pipeline(harbor, sigstore, tmp_path_factory.mktemp("cyclonedx"), robot)
+    finally:
+        harbor.sbom.format = "spdx-json"
+
+
+def test_a_cyclonedx_sbom_is_attested_as_cyclonedx(
+    cyclonedx: Attested, sigstore: LocalSigstore
+) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    listed = json.loads(output(cyclonedx.outputs, "attestations"))
+    assert [a["type"] for a in listed] == ["vuln", "cyclonedx"]
+    assert listed[1]["predicate-type"] == "https://cyclonedx.org/bom"
+    statement = verified_statement(listed[1]["verify-command"], cyclonedx.docker_config)
+    document = statement["predicate"]
+    version = SchemaVersion.from_version(document["specVersion"])
+    problem = JsonStrictValidator(version).validate_str(json.dumps(document))
+    assert problem is None, problem
+    env = {"COSIGN": tool("cosign"), "DOCKER_CONFIG": str(cyclonedx.docker_config), "HOME": "/tmp"}
+    common = [*cli_args(cyclonedx, sigstore), f"--repository={REPOSITORY}"]
+    assert main([*common, "--attestations=sbom"], env) == 0
