@@ -36,6 +36,7 @@ from k1s0_action.attestation import (
 )
 from k1s0_action.harbor import parse_reports
 from k1s0_action.policy import Allowlist, PolicyConfig, decide
+from k1s0_action.sbom import sbom_kind
 from k1s0_action.signing import SigstoreConfig, VerifyPolicy
 
 CAPTURES = (
@@ -253,3 +254,19 @@ def test_the_newest_statement_for_the_digest_is_read_from_cosigns_output() -> No
     found = newest_predicate(statements(output), VULN_PREDICATE_TYPE, DIGEST)
     assert found == {"metadata": {"scanFinishedOn": "2026-12-01T00:00:00Z"}}
     assert newest_predicate(statements(output), "other", DIGEST) is None
+
+
+@pytest.mark.parametrize(
+    ("document", "kind"),
+    [
+        ({"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT"}, "spdxjson"),
+        ({"bomFormat": "CycloneDX", "specVersion": "1.6"}, "cyclonedx"),
+        ({"bomFormat": "cyclonedx"}, None),
+        ({"spdxVersion": 2}, None),
+        ({}, None),
+    ],
+)
+def test_the_sbom_format_decides_the_attestation_type(
+    document: dict[str, Any], kind: str | None
+) -> None:
+    assert sbom_kind(document) == kind
