@@ -12,7 +12,6 @@ import json
 import shlex
 import subprocess
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,12 +145,12 @@ def without_sbom(
     sigstore: LocalSigstore,
     robot: Robot,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Attested]:
+) -> Attested:
     """A run against a Harbor that answers scan_type sbom with 422 (before 2.11, or a scanner
     without SBOM)."""
-    harbor.sbom.enabled = False
+    harbor.sbom.enabled = False  # for this run only: module fixtures end with the module
     try:
-        yield run_pipeline(harbor, sigstore, tmp_path_factory.mktemp("nosbom"), robot)
+        return run_pipeline(harbor, sigstore, tmp_path_factory.mktemp("nosbom"), robot)
     finally:
         harbor.sbom.enabled = True
 
@@ -395,11 +394,11 @@ def cyclonedx(
     sigstore: LocalSigstore,
     robot: Robot,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Attested]:
+) -> Attested:
     """A run against a Harbor whose scanner makes CycloneDX."""
     harbor.sbom.format = "cyclonedx"
     try:
-        yield run_pipeline(harbor, sigstore, tmp_path_factory.mktemp("cyclonedx"), robot)
+        return run_pipeline(harbor, sigstore, tmp_path_factory.mktemp("cyclonedx"), robot)
     finally:
         harbor.sbom.format = "spdx-json"
 
