@@ -8,7 +8,9 @@ one layer with the document (`application/spdx+json`, Harbor's default `sbom_med
 the image as `subject`, annotated `created-by: Harbor` (Harbor's src/pkg/scan/sbom); it is listed
 as an accessory of type `harbor.sbom`, and its `sbom` addition is the document.
 
-`enabled = False` makes this LocalHarbor answer like a Harbor without SBOM support (422).
+`enabled = False` makes this LocalHarbor answer like a Harbor without SBOM support (422);
+`before_2_11 = True` like a Harbor before 2.11, which accepts the request (202, its scan API has no
+scan type) and never shows an `sbom_overview`.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class SbomGenerator:
         trivy_lock: threading.Lock | None = None,
     ) -> None:
         self.enabled = True
+        self.before_2_11 = False
         self.format = "spdx-json"
         self._harbor = harbor
         self._registry_url = registry_url
@@ -78,6 +81,8 @@ class SbomGenerator:
     def request(self, artifact: dict[str, Any]) -> None:
         if not self.enabled:
             raise HarborError(422, "UNPROCESSABLE_ENTITY", "scan type sbom is not supported")
+        if self.before_2_11:
+            return
         if not scannable(artifact):
             raise HarborError(
                 422,

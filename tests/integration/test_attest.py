@@ -74,7 +74,7 @@ class Attested:
 
 
 def run_pipeline(
-    harbor: LocalHarbor, sigstore: LocalSigstore, work: Path, robot: Robot
+    harbor: LocalHarbor, sigstore: LocalSigstore, work: Path, robot: Robot, **inputs: str
 ) -> Attested:
     service = f"attested{uuid.uuid4().hex[:6]}"
     context = work / "ctx"
@@ -100,6 +100,7 @@ def run_pipeline(
         "GITHUB_WORKSPACE": str(work),
         "HOME": str(work),
         "PATH": "/usr/bin:/bin",
+        **{f"INPUT_{name.upper().replace('_', '-')}": value for name, value in inputs.items()},
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in sigstore.issue_env(workflow_claims(REPOSITORY, sha=CONTEXT.sha)).items():
@@ -420,3 +421,33 @@ def test_a_cyclonedx_sbom_is_attested_as_cyclonedx(
     env = {"COSIGN": tool("cosign"), "DOCKER_CONFIG": str(cyclonedx.docker_config), "HOME": "/tmp"}
     common = [*cli_args(cyclonedx, sigstore), f"--repository={REPOSITORY}"]
     assert main([*common, "--attestations=sbom"], env) == 0
+
+
+def test_bundle_format_attestations_verify(
+    harbor: LocalHarbor,
+    sigstore: LocalSigstore,
+    robot: Robot,
+    tmp_path: Path,
+) -> None:
+    bundled = run_pipeline(harbor, sigstore, tmp_path, robot, signature_format="bundle")
+    listed = json.loads(output(bundled.outputs, "attestations"))
+    assert [a["type"] for a in listed] == ["vuln", "spdxjson"]
+    env = {"COSIGN": tool("cosign"), "DOCKER_CONFIG": str(bundled.docker_config), "HOME": "/tmp"}
+    common = [*cli_args(bundled, sigstore), f"--repository={REPOSITORY}"]
+    assert main([*common, "--attestations=vuln,sbom", "--max-scan-age=7d"], env) == 0
+    assert main([*common, "--attestations=cyclonedx"], env) == 1
+
+
+def test_a_harbor_before_2_11_is_said_once_and_the_run_goes_on(
+    harbor: LocalHarbor, sigstore: LocalSigstore, robot: Robot, tmp_path: Path
+) -> None:
+    harbor.sbom.before_2_11 = True  # 202 to scan_type sbom, and never an sbom_overview
+    try:
+        run = run_pipeline(harbor, sigstore, tmp_path, robot)
+    finally:
+        harbor.sbom.before_2_11 = False
+    notices = [line for line in run.log.splitlines() if "shows no sbom_overview" in line]
+    assert len(notices) == 1
+    listed = json.loads(output(run.outputs, "attestations"))
+    assert [a["type"] for a in listed] == ["vuln"]
+    assert "latest" in registry_tags(harbor, run.robot, run.repository)
