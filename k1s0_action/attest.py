@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,20 +25,20 @@ from k1s0_action.attestation import (
     vuln_problems,
 )
 from k1s0_action.context import GitContext
+from k1s0_action.credentials import Credentials
 from k1s0_action.errors import SigningError
 from k1s0_action.gate import GateResult, GateSettings
 from k1s0_action.gha import Actions
 from k1s0_action.harbor import HarborClient, parse_reports
-from k1s0_action.inputs import ActionInputs
-from k1s0_action.oidc import request_token
 from k1s0_action.retry import Backoff
 from k1s0_action.sbom import fetch_sbom
 from k1s0_action.signing import (
     Cosign,
-    RegistryAuth,
+    SigningSettings,
     SigstoreConfig,
     VerifyPolicy,
     _format_flags,
+    _token,
     cosign_env,
     cosign_path,
     docker_config,
@@ -238,29 +237,25 @@ class Predicate:
 def attest_and_verify(
     image_ref: str,
     predicates: Sequence[Predicate],
-    inputs: ActionInputs,
+    settings: SigningSettings,
+    auth: Credentials | None,
     context: GitContext,
     actions: Actions,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     backoff: Backoff | None = None,
 ) -> tuple[Attestation, ...]:
-    """Attests each predicate keylessly with the job's identity, then verifies each."""
-    environment = dict(os.environ if env is None else env)
-    config = SigstoreConfig.from_inputs(inputs)
+    """Attests each predicate keylessly with the job's identity (the signature's settings),
+    then verifies each. `env` as for `signing.sign_and_verify`."""
+    config = settings.sigstore
     repository, _ = split_digest_ref(image_ref)
     allow_http = is_loopback(repository)
-    token = request_token(environment, context, actions)
+    token = _token(settings, env, context, actions)
     policy = VerifyPolicy.for_identity(token.identity)
-    auth = (
-        RegistryAuth(inputs.registry, inputs.harbor_username, inputs.harbor_password)
-        if inputs.harbor_username
-        else None
-    )
     done: list[Attestation] = []
     with private_dir() as secrets:
         cosign = Cosign(
-            path=cosign_path(environment),
-            env=cosign_env(environment, docker_config(secrets / "docker", auth)),
+            path=cosign_path(env),
+            env=cosign_env(env, docker_config(secrets / "docker", auth)),
             actions=actions,
             backoff=backoff or Backoff(),
         )
@@ -388,32 +383,35 @@ def attest_run(
     repository: str,
     image_ref: str,
     gated: GateResult,
-    settings: GateSettings,
-    inputs: ActionInputs,
+    gate_settings: GateSettings,
+    settings: SigningSettings,
+    auth: Credentials | None,
     context: GitContext,
     actions: Actions,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
 ) -> AttestResult:
     """The pipeline's attest step: after the gate passed and the digest is signed, before
     promotion. Anything that goes wrong stops the run (nothing is promoted without its evidence);
     only a Harbor without SBOM support is a note."""
     notes: list[str] = []
     predicates: list[Predicate] = []
-    vuln = vuln_attestation(client, project, repository, image_ref, gated, settings, context)
+    vuln = vuln_attestation(client, project, repository, image_ref, gated, gate_settings, context)
     if vuln is None:
         notes.append("no vulnerability attestation: the scan gave no verdict (on-scan-error: warn)")
     else:
         predicates.append(vuln)
     _, digest = split_digest_ref(image_ref)
     with actions.group(f"SBOM {image_ref}"):
-        outcome = fetch_sbom(client, project, repository, digest, settings.timeout, actions.info)
+        outcome = fetch_sbom(
+            client, project, repository, digest, gate_settings.timeout, actions.info
+        )
     if outcome.sbom is None:
         actions.notice(outcome.note, title="SBOM")
         notes.append(outcome.note)
     else:
         predicates.append(Predicate(outcome.sbom.kind, outcome.sbom.document))
     done = (
-        attest_and_verify(image_ref, predicates, inputs, context, actions, env)
+        attest_and_verify(image_ref, predicates, settings, auth, context, actions, env)
         if predicates
         else ()
     )

@@ -1,6 +1,6 @@
-"""Command line: `k1s0-image plan | run | gate | rescan | verify | kyverno-policy`, and more.
+"""Command line: `k1s0-image plan | run | gate | verify | conformance | init | rescan | cleanup`.
 
-Also `retention-policy`; `k1s0-image --help` lists every command.
+Also `kyverno-policy` and `retention-policy`; `k1s0-image --help` lists every command.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 
 from k1s0_action.attest import parse_kinds, verify_attestations
 from k1s0_action.attestation import parse_age
+from k1s0_action.conformance import settings_from_env
 from k1s0_action.context import git_context, load_event
 from k1s0_action.errors import ActionError, InputError
-from k1s0_action.gate import GateSettings, counts, report_for, scan_gate
+from k1s0_action.gate import GateSettings, scan_gate
 from k1s0_action.gha import Actions, untrusted
 from k1s0_action.harbor import HarborClient
 from k1s0_action.inputs import (
@@ -32,10 +33,11 @@ from k1s0_action.inputs import (
     read_inputs,
 )
 from k1s0_action.kyverno import PolicyRequest, render_policy
-from k1s0_action.naming import harbor_project, parse_layer
+from k1s0_action.naming import Layer, harbor_project, parse_layer
 from k1s0_action.oidc import repository_identity_regexp
 from k1s0_action.plan import PlanRequest, make_plan
 from k1s0_action.policy import SEVERITIES
+from k1s0_action.report import gate_report
 from k1s0_action.retention import RetentionRequest, change
 from k1s0_action.retention import render_policy as render_retention
 from k1s0_action.scanreport import Verdict, markdown
@@ -50,6 +52,7 @@ from k1s0_action.signing import (
     trusted_root_has_ctlogs,
     verify,
 )
+from k1s0_action.summary import severity_counts
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -153,7 +156,36 @@ def _parser() -> argparse.ArgumentParser:
     retention.add_argument(
         "--apply", action="store_true", help="create or update the policy on the project"
     )
+    conform = commands.add_parser(
+        "conformance",
+        help="check a Dockerfile (and a local image) against the image rules S1-S5 and V4",
+        description="Exit 0 when every rule holds, 1 with one line per broken rule (its id "
+        "first), 2 on bad input. hadolint's findings are printed as warnings on stderr.",
+    )
+    conform.add_argument("--dockerfile", default="", help="default: <context>/Dockerfile")
+    conform.add_argument("--context", default=".", help="the build context (default .)")
+    conform.add_argument("--image", default="", help="a local image to check too, e.g. app:dev")
+    conform.add_argument("--port", default="8080", help="the port the image serves, or none")
+    conform.add_argument(
+        "--approved-base",
+        action="append",
+        default=[],
+        help="an approved runtime base pattern besides S3's (repeatable), e.g. 'org/base:1.*'",
+    )
+    conform.add_argument("--build-arg", action="append", default=[], help="KEY=VALUE")
+    conform.add_argument("--target", default="", help="the stage that becomes the image")
+
+    init = commands.add_parser(
+        "init", help="write an S3 template: Dockerfile, .dockerignore, nginx config, workflow"
+    )
+    init.add_argument("--template", required=True, choices=("rust", "react", "flutter-web"))
+    init.add_argument("--service", default="", help="service name (default: the directory's)")
+    init.add_argument("--dir", default=".", help="where to write (default .)")
+    init.add_argument("--layer", default="", help="the workflow's layer (default service)")
+    init.add_argument("--domain", default="", help="the business domain (layer business)")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
     _rescan_parser(commands)
+    _cleanup_parser(commands)
     return parser
 
 
@@ -190,6 +222,70 @@ def _rescan_parser(commands: Any) -> None:
         default=None,
         help="one GitHub issue per failing image (GITHUB_TOKEN, GITHUB_REPOSITORY)",
     )
+
+
+def conformance_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from k1s0_action import conformance, conformance_check, engine
+    from k1s0_action.errors import BuildError
+    from k1s0_action.inputs import parse_build_args
+
+    context = Path(args.context)
+    dockerfile = Path(args.dockerfile) if args.dockerfile else context / "Dockerfile"
+    if not context.is_dir():
+        raise InputError("context", f"'{context}' is not a directory")
+    if not dockerfile.is_file():
+        raise InputError("dockerfile", f"'{dockerfile}' does not exist")
+    settings = conformance.Settings(
+        mode="enforce",
+        port=conformance.parse_port(args.port),
+        approved_bases=conformance.parse_patterns("\n".join(args.approved_base)),
+    )
+    request = conformance_check.CheckRequest(
+        dockerfile=dockerfile,
+        settings=settings,
+        build_args=parse_build_args("\n".join(args.build_arg)),
+        target=args.target,
+        image=args.image,
+    )
+    try:
+        client = engine.connect(env) if args.image else None
+        report = conformance_check.check(request, client=client, env=env)
+    except BuildError as error:
+        print(f"error: {error.diagnostics()}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in conformance.messages(report):
+        print(line)
+    lint = report.lint
+    if lint is not None and not lint.ran:
+        print(f"warning: hadolint: {lint.note}", file=sys.stderr)
+    for finding in lint.findings if lint is not None else ():
+        print(
+            f"warning: hadolint {finding.code} (line {finding.line}): {finding.message}",
+            file=sys.stderr,
+        )
+    checked = len([r for r in report.results if r.outcome != conformance.Outcome.NOT_APPLICABLE])
+    if report.passed:
+        print(f"{dockerfile}: all {checked} applicable image rules hold", file=sys.stderr)
+        return 0
+    return EXIT_FAILURE
+
+
+def init_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from k1s0_action import init
+
+    written = init.write(
+        init.InitRequest(
+            template=args.template,
+            service=args.service,
+            directory=Path(args.dir),
+            layer=args.layer,
+            domain=args.domain,
+            force=args.force,
+        )
+    )
+    for path in written:
+        print(path)
+    return 0
 
 
 def _identity_flags(parser: argparse.ArgumentParser) -> None:
@@ -393,13 +489,13 @@ def gate_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return EXIT_FAILURE
     for note in (*result.warnings, *result.notices):
         actions.info(f"{note.title}: {note.message}")
-    report = report_for(image, digest, harbor_url, repository, result, (), ())
+    report = gate_report(image, digest, harbor_url, repository, result)
     print(untrusted(markdown(report)), end="")
     decision = result.decision
     outcome |= {
         "verdict": result.verdict.value,
         "scan_status": result.scan_status,
-        "counts": counts(decision),
+        "counts": severity_counts(decision),
         "blocking": [j.finding.id for j in decision.blocking] if decision else [],
         "defects": list(decision.defects) if decision else [],
         "note": result.note,
@@ -413,6 +509,98 @@ def _json_line(value: Mapping[str, object]) -> str:
     """One line of JSON that a runner cannot take for a command: control characters are escaped
     by json.dumps, and `##[` (a legacy command anywhere in a line) is written as `##\\u005b`."""
     return json.dumps(value).replace("##[", "##\\u005b")
+
+
+def _cleanup_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cleanup = commands.add_parser(
+        "cleanup",
+        help="delete branch builds 7 days after their pull request ended (rules T6, R3)",
+        description="Dry run unless --apply. Credentials: HARBOR_USERNAME, HARBOR_PASSWORD and "
+        "GITHUB_TOKEN (pull-requests: read, contents: read) from the environment.",
+    )
+    cleanup.add_argument("--harbor-url", default="", help="e.g. https://harbor.example.com")
+    cleanup.add_argument("--project-prefix", default="k1s0", help="layer projects <prefix>-<layer>")
+    cleanup.add_argument(
+        "--layer", action="append", default=[], help="a layer to walk (repeat; default: all four)"
+    )
+    cleanup.add_argument(
+        "--project", action="append", default=[], help="instead of layers: a Harbor project"
+    )
+    cleanup.add_argument(
+        "--repository",
+        action="append",
+        default=[],
+        help="OWNER/NAME whose builds to judge (repeat; default GITHUB_REPOSITORY; '*' = all; "
+        "a token sees only the repositories it was granted)",
+    )
+    cleanup.add_argument("--after", default="7d", help="how long after the merge (default 7d)")
+    cleanup.add_argument(
+        "--github-api-url", default="", help="default: GITHUB_API_URL, else https://api.github.com"
+    )
+    cleanup.add_argument(
+        "--wait-budget",
+        default="600",
+        help="seconds (or 10m) to wait out GitHub's rate limits before stopping (default 600)",
+    )
+    cleanup.add_argument("--apply", action="store_true", help="delete (default: dry run)")
+
+
+def cleanup_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from k1s0_action.cleanup import parse_after
+    from k1s0_action.cleanup_run import CleanupRequest, run_cleanup
+    from k1s0_action.github_api import GitHubClient
+    from k1s0_action.inputs import parse_seconds
+
+    if not args.harbor_url:
+        raise InputError("harbor-url", "is required, e.g. --harbor-url https://harbor.example.com")
+    if any(args.project) and any(args.layer):
+        raise InputError("project", "give either --project or --layer, not both")
+    # --layer repeats, or lists several ("system business"), as the reusable workflow passes them
+    layers = [name for given in args.layer for name in re.split(r"[\s,]+", given) if name]
+    projects = tuple(p for given in args.project for p in re.split(r"[\s,]+", given) if p) or tuple(
+        harbor_project(args.project_prefix or "k1s0", parse_layer(layer))
+        for layer in (layers or [layer.value for layer in Layer])
+    )
+    repositories = tuple(r for r in args.repository if r) or (
+        (env["GITHUB_REPOSITORY"],) if env.get("GITHUB_REPOSITORY") else ()
+    )
+    if not repositories:
+        raise InputError(
+            "repository", "give --repository OWNER/NAME (or '*'), or set GITHUB_REPOSITORY"
+        )
+    token = env.get("GITHUB_TOKEN", "")
+    if not token:
+        raise InputError("GITHUB_TOKEN", "set it to a token with pull-requests: read")
+    after = parse_after(args.after)
+    budget = parse_seconds("wait-budget", args.wait_budget)
+    harbor = _harbor_client(args, env)
+    actions = Actions(env)
+    if env.get("GITHUB_ACTIONS") == "true":
+        for secret in (token, env.get("HARBOR_PASSWORD", "")):
+            actions.mask(secret)
+    github = GitHubClient(
+        token,
+        args.github_api_url or env.get("GITHUB_API_URL", ""),
+        wait_budget=budget,
+        on_wait=actions.info,
+    )
+    request = CleanupRequest(
+        projects=projects,
+        repositories=repositories,
+        after=after,
+        apply=args.apply,
+        now=datetime.now(UTC),
+    )
+    result = run_cleanup(harbor, github, request, actions.info)
+    report = result.markdown(args.apply)
+    actions.info(report)
+    actions.summary(report)
+    if result.stopped:
+        actions.warning(result.stopped, title="cleanup stopped early")
+    if result.failed:
+        actions.error(result.failed, title="cleanup failed")
+        return EXIT_FAILURE
+    return 0
 
 
 def plan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -440,25 +628,36 @@ def plan_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         registry=value("registry"),
         project_prefix=value("project-prefix"),
     )
-    print(make_plan(request, context, datetime.now(UTC)).to_json())
+    print(make_plan(request, context, context.created(datetime.now(UTC))).to_json())
     return 0
 
 
 def run_command(env: Mapping[str, str]) -> int:
+    """The action: every failure, from a bad input on, ends in one error line and the same job
+    summary and outputs as a success, written once from the run's record."""
     from k1s0_action import pipeline  # the Docker SDK is only needed to run
+    from k1s0_action.outcome import RunRecord
+    from k1s0_action.report import publish
 
     actions = Actions(env)
+    record = RunRecord()
     try:
-        inputs = read_inputs(env)
+        settings = read_inputs(env)
+        conformance = settings_from_env(env)
         context = git_context(env, load_event(env.get("GITHUB_EVENT_PATH", "")))
-        pipeline.run(inputs, context, actions)
+        pipeline.run(settings, context, actions, conformance=conformance, record=record)
     except ActionError as error:
+        record.fail(error.diagnostics())
         actions.error(error.diagnostics())
         return EXIT_FAILURE
     except Exception as error:  # a bug, not the user's doing: say so, keep the trace, hide secrets
-        actions.error(f"internal error ({type(error).__name__}): {error}; please report it")
+        message = f"internal error ({type(error).__name__}): {error}; please report it"
+        record.fail(message)
+        actions.error(message)
         print(untrusted(actions.redact(traceback.format_exc())), file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        publish(actions, record.outcome)
     return 0
 
 
@@ -567,6 +766,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         "kyverno-policy": kyverno_command,
         "retention-policy": retention_command,
         "rescan": rescan_command,
+        "cleanup": cleanup_command,
+        "conformance": conformance_command,
+        "init": init_command,
     }
     try:
         return commands[args.command](args, environment)

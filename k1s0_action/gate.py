@@ -9,14 +9,12 @@ needs. `publish` writes the outputs, the job summary and the SARIF file.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from k1s0_action.evidence import Reports, contradictions
-from k1s0_action.gha import Actions
 from k1s0_action.harbor import (
     HarborClient,
     HarborNotFoundError,
@@ -25,7 +23,6 @@ from k1s0_action.harbor import (
     ScanOverview,
 )
 from k1s0_action.policy import (
-    SEVERITIES,
     Allowlist,
     Decision,
     PolicyConfig,
@@ -33,7 +30,7 @@ from k1s0_action.policy import (
     effective_allowlist,
     warning_lines,
 )
-from k1s0_action.scanreport import ScanReport, Verdict, artifact_url, markdown, sarif
+from k1s0_action.scanreport import Verdict
 from k1s0_action.scanwait import WaitSettings, wait_for_scan
 
 WARNING_CAP = 10
@@ -248,47 +245,4 @@ def scan_gate(
         reports,
         settings,
         now or datetime.now(UTC),
-    )
-
-
-def counts(decision: Decision | None) -> dict[str, int]:
-    found: Mapping[str, int] = decision.found_by_severity() if decision else {}
-    return {severity: found.get(severity, 0) for severity in SEVERITIES if severity != "none"}
-
-
-def publish(
-    actions: Actions,
-    report: ScanReport,
-    sarif_location: str,
-) -> None:
-    path = actions.write_workspace_file(
-        f"k1s0-image-scan-{report.digest.removeprefix('sha256:')[:12]}.sarif",
-        json.dumps(sarif(report, sarif_location), indent=2),
-    )
-    actions.set_output("scan-status", report.scan_status)
-    actions.set_output("vulnerabilities", counts(report.decision))
-    actions.set_output("blocked", report.verdict == Verdict.BLOCKED)
-    actions.set_output("sarif-file", str(path))
-    actions.summary(markdown(report))
-
-
-def report_for(
-    image: str,
-    digest: str,
-    harbor_url: str,
-    repository: str,
-    gate: GateResult,
-    promoted: tuple[str, ...],
-    withheld: tuple[tuple[str, str], ...],
-) -> ScanReport:
-    return ScanReport(
-        image=image,
-        digest=digest,
-        scan_status=gate.scan_status,
-        verdict=gate.verdict,
-        decision=gate.decision,
-        artifact_url=artifact_url(harbor_url, gate.project.id, repository, digest),
-        promoted=promoted,
-        withheld=withheld,
-        note=gate.note,
     )

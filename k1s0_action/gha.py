@@ -9,6 +9,7 @@ output, the push stream, cosign, Fulcio and Rekor).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import quote, quote_plus
 
 from actions_toolkit import core
 
@@ -48,6 +50,28 @@ def untrusted(text: str) -> str:
     return "\n".join(lines)
 
 
+MIN_LINE_MASK = 4  # shorter lines of a multi-line secret would blank out ordinary text
+
+
+def secret_forms(secret: str, username: str = "") -> list[str]:
+    """`secret` and every encoding of it the action or a library may write."""
+    if not secret:
+        return []
+    forms = [secret]
+    forms += [line for line in secret.splitlines() if len(line.strip()) >= MIN_LINE_MASK]
+    forms += [quote(secret, safe=""), quote_plus(secret), quote(secret)]
+    forms.append(json.dumps(secret)[1:-1])
+    forms.append(repr(secret)[1:-1])
+    forms.append(base64.b64encode(secret.encode()).decode())
+    if username:
+        forms.append(base64.b64encode(f"{username}:{secret}".encode()).decode())
+    unique: list[str] = []
+    for form in forms:
+        if form and form not in unique:
+            unique.append(form)
+    return unique
+
+
 class Actions:
     def __init__(self, env: Mapping[str, str] | None = None, stream: TextIO | None = None) -> None:
         self._env = dict(os.environ if env is None else env)
@@ -55,14 +79,20 @@ class Actions:
         self._secrets: list[str] = []
 
     # -- secrets ---------------------------------------------------------------------------------
-    def mask(self, secret: str) -> None:
-        """Registers a secret: the runner masks it, and `redact` scrubs it from our own text."""
-        if not secret or secret in self._secrets:
-            return
-        self._secrets.append(secret)
-        self._stream.flush()
-        core.set_secret(secret)
-        sys.stdout.flush()
+    def mask(self, secret: str, username: str = "") -> None:
+        """Registers a secret: the runner masks it, and `redact` scrubs it from our own text.
+
+        Also the forms it takes on the way out: each line of a multi-line secret (the runner
+        masks line by line), percent-encoded (URLs), JSON-escaped, and base64 alone and as HTTP
+        Basic / Docker config `auth` with `username`.
+        """
+        for form in secret_forms(secret, username):
+            if form in self._secrets:
+                continue
+            self._secrets.append(form)
+            self._stream.flush()
+            core.set_secret(form)
+            sys.stdout.flush()
 
     def redact(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):
@@ -123,7 +153,8 @@ class Actions:
         return path
 
     def summary(self, markdown: str) -> None:
-        """Appends to the job summary (GITHUB_STEP_SUMMARY); printed when there is none."""
+        """Appends to the job summary (GITHUB_STEP_SUMMARY), redacted; outside a runner, where
+        there is no summary file, it writes nothing."""
         text = self.redact(markdown)
         path = self._env.get("GITHUB_STEP_SUMMARY")
         if not path:

@@ -13,11 +13,12 @@ allowlists exactly as stored.
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -105,6 +106,7 @@ class Artifact:
     tags: tuple[str, ...]
     scan: ScanOverview | None  # None: no scan report yet (queued or never started)
     push_time: datetime | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # the image config's Labels
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,12 @@ def parse_artifact(body: Mapping[str, Any]) -> Artifact:
         ),
         scan=parse_overview(body.get("scan_overview")),
         push_time=parse_time(body.get("push_time")),
+        labels={
+            str(k): str(v)
+            for k, v in _mapping(
+                _mapping(_mapping(body.get("extra_attrs")).get("config")).get("Labels")
+            ).items()
+        },
     )
 
 
@@ -456,6 +464,9 @@ class HarborClient:
         self.backoff = backoff or Backoff(attempts=6, initial=0.25, maximum=8.0)
         self.on_retry = on_retry
         self.session = session or requests.Session()
+        # Harbor sets a session cookie on every answer; sent back, it puts every later POST/PUT/
+        # DELETE under Harbor's CSRF check (403). Basic auth needs no session: keep no cookies.
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self.session.auth = (username, password)
         self.session.headers["Accept"] = "application/json"
         self.requests_sent = 0
@@ -529,6 +540,12 @@ class HarborClient:
             raise HarborAuthError(
                 f"Harbor at {self.url} refused the robot account '{self.username}' (401): "
                 "check the harbor-username and harbor-password inputs"
+            )
+        if status == 403 and "csrf" in detail.lower():
+            raise HarborError(
+                f"Harbor refused {operation} on {resource} by its CSRF check (403: {detail}): the "
+                "request carried a session cookie; make sure nothing between the action and "
+                f"Harbor at {self.url} adds cookies to API requests"
             )
         if status == 403:
             needed = PERMISSIONS.get(operation)
@@ -769,11 +786,12 @@ class HarborClient:
                 "X-Accept-Vulnerabilities": ACCEPT_VULNERABILITIES,
             },
         )
-        items = response.json() or []
-        return [parse_sized_artifact(item, project) for item in items if isinstance(item, Mapping)]
+        items = self._list(response, "listArtifactsOfProject")
+        return [parse_sized_artifact(item, project) for item in items]
 
+    # -- branch-build cleanup (and rescans) ---------------------------------------------------
     def list_repositories(self, project: str) -> Iterator[str]:
-        """The names (without the project) of the project's repositories, page by page."""
+        """The names (without the project) of every repository in the project, page by page."""
         page = 1
         while True:
             response = self._call(
@@ -783,14 +801,50 @@ class HarborClient:
                 f"repositories of project {project}",
                 params={"page": str(page), "page_size": str(PAGE_SIZE)},
             )
-            items = response.json() or []
+            items = self._list(response, "listRepositories")
             for item in items:
-                name = str(item.get("name") or "") if isinstance(item, Mapping) else ""
-                if name:
-                    yield name.removeprefix(f"{project}/")
+                name = str(item.get("name") or "")
+                if name.startswith(project + "/"):
+                    yield name[len(project) + 1 :]
             if len(items) < PAGE_SIZE:
                 return
             page += 1
+
+    def list_labelled_artifacts(
+        self, project: str, repository: str
+    ) -> Iterator[tuple[Artifact, dict[str, str]]]:
+        """Every artifact of the repository with its tags and its image config's labels
+        (`extra_attrs.config.Labels`), page by page."""
+        page = 1
+        while True:
+            response = self._call(
+                "GET",
+                f"{self._repo_path(project, repository)}/artifacts",
+                "listArtifacts",
+                f"repository {project}/{repository}",
+                params={"page": str(page), "page_size": str(PAGE_SIZE), "with_tag": "true"},
+            )
+            items = self._list(response, "listArtifacts")
+            for item in items:
+                yield parse_artifact(item), parse_labels(item)
+            if len(items) < PAGE_SIZE:
+                return
+            page += 1
+
+    def delete_artifact(self, project: str, repository: str, reference: str) -> None:
+        """Deletes the artifact with its tags and accessories (e.g. the cosign signature)."""
+        self._call(
+            "DELETE",
+            self._artifact_path(project, repository, reference),
+            "deleteArtifact",
+            f"artifact {project}/{repository}@{reference}",
+        )
+
+
+def parse_labels(body: Mapping[str, Any]) -> dict[str, str]:
+    """The image config's labels Harbor shows in `extra_attrs.config.Labels`."""
+    labels = _mapping(_mapping(_mapping(body.get("extra_attrs")).get("config")).get("Labels"))
+    return {str(k): str(v) for k, v in labels.items() if isinstance(v, str)}
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,15 @@ LATEST_WITHHELD = "the scan did not complete (on-scan-error: warn)"
 
 def remove_blocked(
     client: HarborClient, project: str, repository: str, digest: str, tag: str, actions: Actions
-) -> None:
+) -> bool:
+    """True when the tag is gone; a failure to remove it is a warning, never the run's error."""
     try:
         client.delete_tag(project, repository, digest, tag)
         actions.info(f"removed the tag {tag} of the blocked image (keep-blocked: false)")
     except HarborError as error:
         actions.warning(f"could not remove the tag {tag} of the blocked image: {error}")
+        return False
+    return True
 
 
 def repository_tags(client: HarborClient, project: str, repository: str) -> dict[str, str]:

@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the record only holds these values; importing them eagerly pulls in I/O
+    from k1s0_action.attest import AttestResult
+    from k1s0_action.conformance import ConformanceReport
     from k1s0_action.gate import GateResult
     from k1s0_action.plan import BuildPlan
     from k1s0_action.promotion import PromotionPlan
     from k1s0_action.signing import SignatureResult
+    from k1s0_action.vulndiff import VulnDiff
 
 
 class Stage(StrEnum):
@@ -25,6 +28,7 @@ class Stage(StrEnum):
 
     INPUTS = "inputs"
     BUILD = "build"
+    RULES = "image rules"
     PUSH = "push"
     GATE = "scan gate"
     SIGN = "sign"
@@ -63,11 +67,17 @@ class RunOutcome:
     settings: ReportSettings = ReportSettings()
     plan: BuildPlan | None = None
     image_id: str = ""
+    conformance: ConformanceReport | None = None  # None: the image rules were not checked
     pushed: PushedImage | None = None
+    # A re-run of a released commit: nothing was built; these tags were already on the digest.
+    already_released: bool = False
+    released_tags: tuple[str, ...] = ()
     gate: GateResult | None = None
+    since_release: VulnDiff | None = None
     promotion: PromotionPlan | None = None
     blocked_tag_removed: bool = False
     signature: SignatureResult | None = None
+    attestations: AttestResult | None = None
     # Set when the run stopped early: where, and the one line the user reads.
     failed_stage: Stage | None = None
     error: str = ""
@@ -85,6 +95,9 @@ class RunOutcome:
         if self.gate is not None and not self.gate.passed and self.blocked_tag_removed:
             return ()
         promoted = self.promotion.tags_after if self.promotion and self.succeeded else ()
+        if self.already_released:
+            have = set(self.released_tags) | set(promoted)
+            return tuple(tag for tag in self.plan.tags.all_tags if tag in have)
         return (push_tag, *(tag for tag in promoted if tag != push_tag))
 
     def stage_state(self, stage: Stage) -> StageState:
@@ -96,8 +109,14 @@ class RunOutcome:
                 return StageState.NOT_REACHED
         if stage == Stage.INPUTS:
             return StageState.DONE
+        if self.already_released and stage in (Stage.BUILD, Stage.RULES, Stage.PUSH):
+            return StageState.SKIPPED
         if stage == Stage.BUILD:
             return StageState.DONE if self.image_id else StageState.NOT_REACHED
+        if stage == Stage.RULES:
+            if self.conformance is not None:
+                return StageState.DONE
+            return StageState.SKIPPED if self.image_id else StageState.NOT_REACHED
         if not self.settings.push:
             return StageState.SKIPPED
         if stage == Stage.PUSH:

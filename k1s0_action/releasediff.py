@@ -1,10 +1,7 @@
 """The new digest's findings against the last release's, from Harbor's own reports: finds the
-previous release's digest and its report (before promotion moves `latest`), then writes the diff
-to the log, the job summary and the `new-vulnerabilities` output."""
+previous release's digest and its report (before promotion moves `latest`) and logs the diff."""
 
 from __future__ import annotations
-
-import json
 
 import semver
 
@@ -17,8 +14,6 @@ from k1s0_action.vulndiff import (
     VulnDiff,
     compare,
     log_lines,
-    markdown,
-    new_json,
     previous_release,
     same_digest,
     skipped,
@@ -60,7 +55,7 @@ def diff_with_release(
     return compare(current, previous, baseline)
 
 
-def report_release_diff(
+def diff_and_log(
     client: HarborClient,
     actions: Actions,
     project: str,
@@ -70,10 +65,9 @@ def report_release_diff(
     release: bool,
     decision: Decision | None,
 ) -> VulnDiff:
-    """Compares, and says so in the log, the job summary and `new-vulnerabilities`."""
+    """Compares, and says so in the log; the report module writes the summary and the
+    `new-vulnerabilities` output from the returned value."""
     diff = diff_with_release(client, project, repository, digest, version, release, decision)
     for line in log_lines(diff):
         actions.info(line)
-    actions.summary(markdown(diff))
-    actions.set_output("new-vulnerabilities", json.dumps(new_json(diff)))
     return diff

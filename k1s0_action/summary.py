@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from k1s0_action import vulndiff
+from k1s0_action.conformance import summary_markdown as rules_markdown
 from k1s0_action.outcome import RunOutcome, Stage, StageState
 from k1s0_action.policy import SEVERITIES, Decision
 from k1s0_action.scanreport import ScanReport, markdown
@@ -50,6 +52,17 @@ def _headline(outcome: RunOutcome) -> str:
         return f"**❌ failed at {outcome.failed_stage}**"
     if outcome.pushed is None:
         return "**✅ built (push: false)**"
+    if outcome.already_released:
+        added = [m.tag for m in outcome.promotion.add] if outcome.promotion else []
+        return (
+            "**✅ re-run: already released from this commit**; its scan gate and signature were "
+            "checked again, nothing was built or pushed, and "
+            + (
+                f"the missing {', '.join(f'`{t}`' for t in added)} added"
+                if added
+                else "nothing was promoted"
+            )
+        )
     done = ["pushed", "scanned"]
     if outcome.signature is not None:
         done.append("signed")
@@ -81,9 +94,15 @@ def run_summary(outcome: RunOutcome, scan: ScanReport | None) -> str:
             )
         )
     lines += ["### Steps", "", *steps_table(outcome), ""]
+    if outcome.conformance is not None:
+        lines.append(rules_markdown(outcome.conformance))
     if scan is not None:
         lines.append(markdown(scan))
+    if outcome.since_release is not None:
+        lines.append(vulndiff.markdown(outcome.since_release))
     signature = outcome.signature
     if signature is not None:
         lines += ["### Signature", "", "| | |", "|---|---|", *signature.summary_lines(), ""]
+    if outcome.attestations is not None:
+        lines += [*outcome.attestations.summary_lines(), ""]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -21,11 +21,13 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import requests
 
-from k1s0_stack.harbor.service import Harbor, HarborError, scannable
+from k1s0_stack.harbor.errors import HarborError
+from k1s0_stack.harbor.records import Artifact
+from k1s0_stack.harbor.service import Harbor, scannable
 from k1s0_stack.harbor.store import now
 from k1s0_stack.trivy import SCANNER, ImageRef, ScanError, run_trivy
 
@@ -83,7 +85,7 @@ class SbomGenerator:
             raise HarborError(422, "UNPROCESSABLE_ENTITY", "scan type sbom is not supported")
         if self.before_2_11:
             return
-        if not scannable(artifact):
+        if not scannable(cast(Artifact, artifact)):
             raise HarborError(
                 422,
                 "UNPROCESSABLE_ENTITY",
@@ -109,7 +111,8 @@ class SbomGenerator:
 
     def _update(self, artifact_id: int, **fields: Any) -> None:
         with self._harbor.store.transaction() as data:
-            artifact = data["artifacts"].get(str(artifact_id))
+            # The SBOM job rides on the artifact's record as untyped extra keys.
+            artifact = cast(dict[str, Any] | None, data["artifacts"].get(str(artifact_id)))
             if artifact is not None:
                 artifact["sbom"] = {**(artifact.get("sbom") or {}), **fields}
 
@@ -213,7 +216,7 @@ class SbomGenerator:
             manifest_size=len(body),
         )
         with self._harbor.store.transaction() as data:
-            stored = data["artifacts"][str(recorded["id"])]
+            stored = cast(dict[str, Any], data["artifacts"][str(recorded["id"])])
             stored["accessory_of"] = artifact["digest"]
             stored["accessory_type"] = ACCESSORY_TYPE
             stored["sbom_document"] = document

@@ -180,7 +180,6 @@ def _finding(vuln: Mapping[str, Any], digest: str) -> dict[str, Any]:
     primary = vuln.get("PrimaryURL") or ""
     links = [primary] if primary else list(vuln.get("References") or [])
     cvss: Mapping[str, Mapping[str, Any]] = vuln.get("CVSS") or {}
-    preferred = cvss.get("nvd") or next(iter(cvss.values()), {})
     finding: dict[str, Any] = {
         "id": vuln["VulnerabilityID"],
         "package": vuln.get("PkgName", ""),
@@ -191,17 +190,31 @@ def _finding(vuln: Mapping[str, Any], digest: str) -> dict[str, Any]:
         "description": vuln.get("Description", ""),
         "links": links,
         "artifact_digests": [digest],
+        # The adapter (harbor-scanner-trivy pkg/scan/transformer.go) sends no preferred_cvss,
+        # only vendor_attributes {"CVSS": ...} when Trivy has CVSS data; Harbor core
+        # (src/pkg/scan/postprocessors/report_converters.go) then takes score_v3 from the NVD
+        # V3Score, else any vendor's, else 0, and leaves the vectors "" and score_v2 null.
         "preferred_cvss": {
-            "score_v3": preferred.get("V3Score"),
-            "score_v2": preferred.get("V2Score"),
-            "vector_v3": preferred.get("V3Vector", ""),
-            "vector_v2": preferred.get("V2Vector", ""),
+            "score_v3": _v3_score(cvss) if cvss else None,
+            "score_v2": None,
+            "vector_v3": "",
+            "vector_v2": "",
         },
         # Harbor stores CWE ids comma-joined, so an empty list comes back as [""].
         "cwe_ids": list(vuln.get("CweIDs") or [""]),
-        "vendor_attributes": {"CVSS": dict(cvss)} if cvss else {},
+        # Stored as JSON text; an empty one unmarshals to null.
+        "vendor_attributes": {"CVSS": dict(cvss)} if cvss else None,
     }
     return finding
+
+
+def _v3_score(cvss: Mapping[str, Mapping[str, Any]]) -> float:
+    """parseScoreFromVendorAttribute: NVD's V3Score first, then the first vendor with one."""
+    for vendor in ("nvd", *cvss):
+        score = (cvss.get(vendor) or {}).get("V3Score")
+        if score is not None:
+            return float(score)
+    return 0.0
 
 
 def highest_severity(severities: Sequence[str] | Any) -> str:

@@ -152,7 +152,14 @@ def test_critical_finding_fails_and_promotes_nothing(
 ) -> None:
     """Run 3: an image with a Critical finding fails the job; no tag is left pointing at it."""
     context = build_context("critical", tmp_path / "critical")
-    world = e2e("action-repo", "uses-action.yml", branch="main", context=context)
+    # A single-stage test image: the image rules (S1-S5, V4) have their own run below.
+    world = e2e(
+        "action-repo",
+        "uses-action.yml",
+        branch="main",
+        context=context,
+        extra_variables={"CONFORMANCE": "off"},
+    )
     result = world.result
     assert result is not None
     assert result.returncode != 0
@@ -218,6 +225,7 @@ def test_a_second_release_says_what_changed_since_the_first(
         version="1.4.0",
         context=build_context("clean", tmp_path / "clean"),
         name="first",
+        extra_variables={"CONFORMANCE": "off"},  # a one-stage test image
     )
     assert first.result is not None
     assert first.result.returncode == 0, first.result.log[-6000:]
@@ -229,6 +237,7 @@ def test_a_second_release_says_what_changed_since_the_first(
         context=build_context("medium", tmp_path / "medium"),
         name="second",
         reuse=first,
+        extra_variables={"CONFORMANCE": "off"},
     )
     result = second.result
     assert result is not None
@@ -244,7 +253,15 @@ def test_a_second_release_says_what_changed_since_the_first(
     assert [(v["id"], v["severity"]) for v in new] == [(cve, "medium")]
 
 
-RESCAN_PERMISSIONS = ("pull", "scan", "artifact-read", "artifact-list", "repository-read")
+RESCAN_PERMISSIONS = (
+    "pull",
+    "scan",
+    "project-read",
+    "artifact-read",
+    "artifact-addition-read",
+    "artifact-list",
+    "repository-read",
+)
 
 
 def test_the_rescan_workflow_rejudges_released_images(e2e: Run, harbor: LocalHarbor) -> None:
@@ -267,3 +284,36 @@ def test_the_rescan_workflow_rejudges_released_images(e2e: Run, harbor: LocalHar
     row = f"| `{release.repository}` | `latest`, `1.4.0` | `{before['latest'][7:19]}` | rescanned"
     assert row in result.log
     assert harbor_tags(harbor, release) == before
+
+
+def test_non_conforming_image_fails_before_the_push(
+    e2e: Run, harbor: LocalHarbor, tmp_path: Path
+) -> None:
+    """Run 6: a service built FROM a plain base in one stage, running as root, exposing nothing:
+    under the default `conformance: enforce` the job fails after the build and before the push,
+    with one error per broken rule and the rule table in the job summary; Harbor has nothing."""
+    context = tmp_path / "rootful"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM k1s0.local/busybox:1.35\nENV DB_PASSWORD=not-a-real-one\nCOPY app.sh /app.sh\n"
+        'CMD ["/app.sh"]\n'
+    )
+    (context / "app.sh").write_text("#!/bin/sh\necho hi\n")
+    world = e2e("action-repo", "uses-action.yml", branch="main", context=context)
+    result = world.result
+    assert result is not None
+    assert result.returncode != 0
+    assert result.job_result == "failure"
+    lines = errors(world)
+    for rule in ("S1: ", "S2: ", "S3: ", "S4: the last stage has no USER", "S5: ENV DB_PASSWORD"):
+        assert any(rule in line for line in lines), (rule, lines)
+    assert any("V4: the runtime image has a shell" in line for line in lines), lines
+    assert any("was not pushed" in line for line in lines), lines
+    assert "Step 1/" in result.log  # it was built ...
+    assert "::group::Push" not in result.log  # ... and never pushed
+    assert harbor_tags(harbor, world) == {}
+    for rule in ("| S1 |", "| S2 |", "| S3 |", "| S4 |", "| S5 |", "| V4 |"):
+        assert rule in result.summary
+    assert "hadolint: " in result.summary and "hadolint: not run" not in result.summary
+    assert not any("not-a-real-one" in line for line in lines)
+    assert "not-a-real-one" not in result.summary

@@ -102,14 +102,13 @@ def run_pipeline(
         "PATH": "/usr/bin:/bin",
         **{f"INPUT_{name.upper().replace('_', '-')}": value for name, value in inputs.items()},
     }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in sigstore.issue_env(workflow_claims(REPOSITORY, sha=CONTEXT.sha)).items():
-            patch.setenv(name, value)
-        patch.setenv("COSIGN", tool("cosign"))
-        stream = io.StringIO()
-        with contextlib.redirect_stdout(stream):  # workflow commands go to stdout
-            result = pipeline.run(read_inputs(env), CONTEXT, Actions(env, stream))
-    assert result.pushed is not None
+    # The runner's token variables, in the environment the settings are read from.
+    env |= sigstore.issue_env(workflow_claims(REPOSITORY, sha=CONTEXT.sha))
+    env["COSIGN"] = tool("cosign")
+    stream = io.StringIO()
+    with contextlib.redirect_stdout(stream):  # workflow commands go to stdout
+        result = pipeline.run(read_inputs(env), CONTEXT, Actions(env, stream))
+    assert result.pushed is not None and result.plan is not None
     config = docker_config(
         work / "docker", RegistryAuth(harbor.registry_host, robot.name, robot.secret)
     )

@@ -43,7 +43,15 @@ LATER_ADVISORY = {
     "title": "busybox: fixture high advisory published after the release",
     "description": "k1s0 fixture advisory: added to the database after the first scan.",
 }
-RESCAN_PERMISSIONS = ("pull", "scan", "artifact-read", "artifact-list", "repository-read")
+RESCAN_PERMISSIONS = (
+    "pull",
+    "scan",
+    "project-read",
+    "artifact-read",
+    "artifact-addition-read",
+    "artifact-list",
+    "repository-read",
+)
 PUSH_PERMISSIONS = ("push", "pull", "tag-create", "artifact-read", "artifact-list")
 
 
@@ -139,8 +147,12 @@ class Layer:
             for tag in artifact.tags
         }
 
-    def rescan(self, *flags: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-        """`k1s0-image rescan` for this layer; returns (exit code, stdout table, log)."""
+    def rescan(
+        self, *flags: str, env: dict[str, str] | None = None, layers: str = "system"
+    ) -> tuple[int, str, str]:
+        """`k1s0-image rescan` for this layer; returns (exit code, stdout table, log). A project
+        robot reads only its own project: Harbor answers it 403 for any other, existing or not
+        (RequireProjectAccess), so other layers are only given with an admin credential."""
         env = {
             "HARBOR_USERNAME": self.scanner[0],
             "HARBOR_PASSWORD": self.scanner[1],
@@ -150,7 +162,7 @@ class Layer:
             "rescan",
             f"--harbor-url={self.harbor.url}",
             f"--project-prefix={self.prefix}",
-            "--layers=system,infra",
+            f"--layers={layers}",
             "--scan-timeout=180",
             *flags,
         ]
@@ -177,10 +189,13 @@ def test_an_advisory_published_after_release_is_reported(layer: Layer, trivy_db:
     layer.push("auth", "low", ("main-def5678",))  # a branch build: not deployable
     before = layer.tags()
 
+    admin = {"HARBOR_USERNAME": layer.harbor.admin[0], "HARBOR_PASSWORD": layer.harbor.admin[1]}
+    code, _, log = layer.rescan("--max-age=24h", env=admin, layers="system,infra")
+    assert code == 0, log
+    assert f"no project {layer.prefix}-infra in Harbor; skipped" in log
     code, table, log = layer.rescan("--max-age=24h")
     assert code == 0, log
     assert "recent scan" in row(table, f"{layer.project}/auth")
-    assert f"no project {layer.prefix}-infra in Harbor; skipped" in log
     assert "1 deployable digests judged, 0 now failing the gate." in table
 
     trivy_db.use("later")

@@ -23,7 +23,7 @@ from k1s0_action.gha import Actions
 from k1s0_action.harbor import HarborAuthError, HarborClient, HarborPermissionError
 from k1s0_action.inputs import read_inputs
 from k1s0_action.promotion import ImmutableTagError
-from k1s0_stack.harbor import LocalHarbor
+from k1s0_stack.harbor import ACTION_PERMISSIONS, LocalHarbor
 from k1s0_stack.runner import parse_outputs
 from k1s0_stack.testimages import FIXTURE_CVES, build_context
 
@@ -31,16 +31,7 @@ pytestmark = pytest.mark.integration
 
 SERVICE = "svc"
 # What the action needs: push the build tag, read and scan the artifact, add and remove tags.
-PERMISSIONS = (
-    "push",
-    "pull",
-    "scan",
-    "tag-create",
-    "tag-delete",
-    "artifact-read",
-    "artifact-list",
-    "project:read",
-)
+PERMISSIONS = ACTION_PERMISSIONS  # exactly what the action needs
 _numbers = itertools.count(1)
 
 
@@ -149,7 +140,7 @@ def project(harbor: LocalHarbor, tmp_path: Path) -> Iterator[Callable[..., Proje
                 f"{prefix}-system", options["metadata"], options.get("cve_allowlist")
             )
         else:
-            harbor.create_project(f"{prefix}-system", **options)
+            harbor.create_project(f"{prefix}-system", **{"auto_scan": True, **options})
         robot = harbor.create_robot(f"{prefix}-system", "ci", permissions=permissions)
         return Project(harbor, prefix, robot.name, robot.secret, tmp_path)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-import jmespath
+import jmespath  # type: ignore[import-untyped]
 import jsonschema
 import pytest
 import yaml

@@ -47,7 +47,7 @@ D, F, S, N = StageState.DONE, StageState.FAILED, StageState.SKIPPED, StageState.
 def test_a_failure_before_anything_was_built_still_has_a_summary() -> None:
     record = RunRecord()
     outcome = record.fail("input 'layer': 'core' is not a layer; use one of system | business")
-    assert states(outcome) == [F, N, N, N, N, N]
+    assert states(outcome) == [F, N, N, N, N, N, N]
     text = run_summary(outcome, None)
     assert "failed at inputs" in text
     assert "input 'layer'" in text
@@ -60,7 +60,7 @@ def test_a_build_failure_names_the_stage_and_shows_the_planned_image() -> None:
     record.update(plan=release_plan())
     record.enter(Stage.BUILD)
     outcome = record.fail("the Docker engine failed the build: step 3 returned 1")
-    assert states(outcome) == [D, F, N, N, N, N]
+    assert states(outcome) == [D, F, N, N, N, N, N]
     text = run_summary(outcome, None)
     assert "harbor.example.com/k1s0-system/auth" in text
     assert "none (not pushed)" in text
@@ -73,7 +73,7 @@ def test_a_signing_failure_after_the_push_says_no_release_tag_moved() -> None:
     record.update(plan=plan, image_id="sha256:1", pushed=PushedImage(plan.image, DIGEST))
     record.enter(Stage.SIGN)
     outcome = record.fail("cosign could not get a certificate from Fulcio")
-    assert states(outcome) == [D, D, D, N, F, N]
+    assert states(outcome) == [D, D, S, D, N, F, N]
     text = run_summary(outcome, None)
     assert "No release tag was moved by this run." in text
     assert outcome.applied_tags == ("1.4.0-a1b2c3d",)
@@ -100,7 +100,7 @@ def test_push_false_skips_everything_after_the_build() -> None:
     outcome = RunOutcome(
         settings=ReportSettings(push=False), plan=release_plan(), image_id="sha256:1"
     )
-    assert states(outcome) == [D, D, S, S, S, S]
+    assert states(outcome) == [D, D, S, S, S, S, S]
     assert "built (push: false)" in run_summary(outcome, None)
 
 
