@@ -270,3 +270,29 @@ def test_the_sbom_format_decides_the_attestation_type(
     document: dict[str, Any], kind: str | None
 ) -> None:
     assert sbom_kind(document) == kind
+
+
+def test_the_run_summary_and_outputs_list_the_attestations(tmp_path: Path) -> None:
+    from k1s0_action.gha import Actions
+    from k1s0_action.outcome import PushedImage, RunOutcome
+    from k1s0_action.report import publish
+    from k1s0_action.summary import run_summary
+
+    attested = AttestResult(
+        (
+            Attestation(
+                "vuln", VULN_PREDICATE_TYPE, "h/p/s:sha256-x.att", "cosign verify-attestation"
+            ),
+        ),
+        ("Harbor at h does not generate SBOMs",),
+    )
+    outcome = RunOutcome(pushed=PushedImage("h/p/s", DIGEST), attestations=attested)
+    text = run_summary(outcome, None)
+    assert "### Attestations" in text
+    assert "cosign verify-attestation" in text
+    assert "does not generate SBOMs" in text
+    out = tmp_path / "out"
+    out.touch()
+    publish(Actions({"GITHUB_OUTPUT": str(out), "GITHUB_WORKSPACE": str(tmp_path)}), outcome)
+    assert "attestations<<" in out.read_text()
+    assert "h/p/s:sha256-x.att" in out.read_text()
