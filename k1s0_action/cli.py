@@ -12,10 +12,12 @@ import re
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from k1s0_action.attest import parse_kinds, verify_attestations
+from k1s0_action.attestation import parse_age
 from k1s0_action.conformance import settings_from_env
 from k1s0_action.context import git_context, load_event
 from k1s0_action.errors import ActionError, InputError
@@ -107,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--allow-http-registry", action="store_true", help="plain-HTTP registry (testing only)"
     )
+    verify.add_argument(
+        "--attestations",
+        default="",
+        help="also verify these attestations from the same identity: vuln, sbom (comma-separated)",
+    )
+    verify.add_argument(
+        "--max-scan-age",
+        default="",
+        help="fail when the vuln attestation's scan finished longer ago than this, e.g. 7d",
+    )
 
     policy = commands.add_parser(
         "kyverno-policy", help="print a Kyverno ClusterPolicy that enforces the same identity"
@@ -118,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--rekor-url", default="https://rekor.sigstore.dev")
     policy.add_argument("--ignore-tlog", action="store_true", help="no Rekor entry (private)")
     policy.add_argument("--ignore-sct", action="store_true", help="Fulcio without a CT log")
+    policy.add_argument(
+        "--attestations",
+        action="store_true",
+        help="also require the vuln attestation: same identity, no Critical/High outside the "
+        "recorded allowlist, scan finished within --max-scan-age",
+    )
+    policy.add_argument("--max-scan-age", default="7d", help="with --attestations (default 7d)")
 
     retention = commands.add_parser(
         "retention-policy",
@@ -307,6 +326,7 @@ def _policy(args: argparse.Namespace) -> VerifyPolicy:
 
 def verify_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     policy = _policy(args)
+    kinds, max_age = _attestation_flags(args)
     config = SigstoreConfig(
         fulcio_url="",
         rekor_url=args.rekor_url,
@@ -322,8 +342,35 @@ def verify_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             actions=actions,
         )
         verify(cosign, args.image, policy, config, args.allow_http_registry)
-    print(f"verified: {args.image} is signed by {policy.identity_regexp} ({policy.issuer})")
+        print(f"verified: {args.image} is signed by {policy.identity_regexp} ({policy.issuer})")
+        if kinds:
+            for line in verify_attestations(
+                cosign, args.image, kinds, policy, config, args.allow_http_registry, max_age
+            ):
+                print(f"verified: {line}")
     return 0
+
+
+def _age_hours(text: str) -> int:
+    try:
+        age = parse_age(text)
+    except ValueError as error:
+        raise InputError("max-scan-age", str(error)) from None
+    return max(1, int(age.total_seconds() // 3600))
+
+
+def _attestation_flags(args: argparse.Namespace) -> tuple[tuple[str, ...], timedelta | None]:
+    try:
+        kinds = parse_kinds(args.attestations)
+    except ValueError as error:
+        raise InputError("attestations", str(error)) from None
+    try:
+        max_age = parse_age(args.max_scan_age) if args.max_scan_age else None
+    except ValueError as error:
+        raise InputError("max-scan-age", str(error)) from None
+    if max_age is not None and "vuln" not in kinds:
+        raise InputError("max-scan-age", "applies to the vuln attestation: add --attestations vuln")
+    return kinds, max_age
 
 
 def docker_config_from(env: Mapping[str, str], secrets: Path) -> Path:
@@ -344,6 +391,8 @@ def kyverno_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         rekor_url=args.rekor_url,
         ignore_tlog=args.ignore_tlog,
         ignore_sct=args.ignore_sct,
+        attestations=args.attestations,
+        max_scan_age_hours=_age_hours(args.max_scan_age),
     )
     print(render_policy(request), end="")
     return 0

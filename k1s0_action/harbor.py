@@ -49,6 +49,7 @@ PERMISSIONS = {
     "getArtifact": "artifact:read",
     "scanArtifact": "scan:create",
     "getVulnerabilitiesAddition": "artifact-addition:read",
+    "getAddition": "artifact-addition:read",
     "createTag": "tag:create",
     "deleteTag": "tag:delete",
     "getRetention": "tag-retention:read",
@@ -664,6 +665,54 @@ class HarborClient:
             headers={"X-Accept-Vulnerabilities": ACCEPT_VULNERABILITIES},
         )
         return parse_reports(self._object(response, "getVulnerabilitiesAddition"))
+
+    def vulnerability_report_body(
+        self, project: str, repository: str, reference: str
+    ) -> Mapping[str, Any]:
+        """The report as Harbor sent it, for the vulnerability attestation (attest.py)."""
+        response = self._call(
+            "GET",
+            f"{self._artifact_path(project, repository, reference)}/additions/vulnerabilities",
+            "getVulnerabilitiesAddition",
+            f"scan report of {project}/{repository}@{reference}",
+            headers={"X-Accept-Vulnerabilities": ACCEPT_VULNERABILITIES},
+        )
+        return self._object(response, "getVulnerabilitiesAddition")
+
+    # -- SBOM (Harbor 2.11+; sbom.py decides what the answers mean) ------------------------------
+    def start_sbom(self, project: str, repository: str, reference: str) -> int:
+        """Asks Harbor to generate the SBOM; the status code (202, 409, or 400/404/422 from a
+        Harbor or scanner without SBOM support)."""
+        response = self._call(
+            "POST",
+            f"{self._artifact_path(project, repository, reference)}/scan",
+            "scanArtifact",
+            f"artifact {project}/{repository}@{reference}",
+            json_body={"scan_type": "sbom"},
+            accept=(202, 400, 404, 409, 422),
+        )
+        return response.status_code
+
+    def artifact_with_sbom(
+        self, project: str, repository: str, reference: str
+    ) -> Mapping[str, Any]:
+        response = self._call(
+            "GET",
+            self._artifact_path(project, repository, reference),
+            "getArtifact",
+            f"artifact {project}/{repository}@{reference}",
+            params={"with_sbom_overview": "true", "with_accessory": "true", "with_tag": "false"},
+        )
+        return self._object(response, "getArtifact")
+
+    def sbom_document(self, project: str, repository: str, sbom_digest: str) -> Mapping[str, Any]:
+        response = self._call(
+            "GET",
+            f"{self._artifact_path(project, repository, sbom_digest)}/additions/sbom",
+            "getAddition",
+            f"SBOM {project}/{repository}@{sbom_digest}",
+        )
+        return self._object(response, "getAddition")
 
     def create_tag(self, project: str, repository: str, reference: str, tag: str) -> None:
         self._call(

@@ -57,6 +57,7 @@ DEFAULTS: dict[str, str] = {
     "trusted-root": "",
     "tlog-upload": "true",
     "certificate-oidc-issuer": "https://token.actions.githubusercontent.com",
+    "attest": "true",
     # `command: rescan` (k1s0_action.cli rescan) only:
     "command": "run",
     "layers": "system,business,service,infra",
@@ -111,6 +112,7 @@ class Settings:
     # the OIDC request variables (only k1s0_action.oidc reads those).
     environment: Mapping[str, str] = field(repr=False, default_factory=dict)
     warnings: tuple[tuple[str, str], ...] = ()  # (input, message)
+    attest: bool = True  # with signing: the gate's scan and Harbor's SBOM as attestations
 
 
 def raw_input(env: Mapping[str, str], name: str) -> str:
@@ -330,6 +332,7 @@ def read_inputs(env: Mapping[str, str]) -> Settings:
         ),
         environment=runner_environment(env),
         warnings=tuple(warnings),
+        attest=parse_bool("attest", get("attest")),
     )
 
 

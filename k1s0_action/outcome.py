@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the record only holds these values; importing them eagerly pulls in I/O
+    from k1s0_action.attest import AttestResult
     from k1s0_action.conformance import ConformanceReport
     from k1s0_action.gate import GateResult
     from k1s0_action.plan import BuildPlan
@@ -76,6 +77,7 @@ class RunOutcome:
     promotion: PromotionPlan | None = None
     blocked_tag_removed: bool = False
     signature: SignatureResult | None = None
+    attestations: AttestResult | None = None
     # Set when the run stopped early: where, and the one line the user reads.
     failed_stage: Stage | None = None
     error: str = ""

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from k1s0_action import conformance_check, engine, gate, harbortags, releasediff, report, signing
+from k1s0_action import (
+    attest,
+    conformance_check,
+    engine,
+    gate,
+    harbortags,
+    releasediff,
+    report,
+    signing,
+)
 from k1s0_action.conformance import ConformanceError
 from k1s0_action.conformance import Settings as ConformanceSettings
 from k1s0_action.context import GitContext
@@ -213,6 +222,22 @@ def _run(
                 version=plan.version_label,
             )
         )
+        if settings.attest:
+            record.update(
+                attestations=attest.attest_run(
+                    harbor,
+                    plan.project,
+                    plan.repository,
+                    pushed.reference,
+                    gated,
+                    settings.gate,
+                    settings.signing,
+                    creds,
+                    context,
+                    actions,
+                    env=settings.environment,
+                )
+            )
     record.enter(Stage.PROMOTE)
     harbortags.promote(
         harbor, plan.image, plan.project, plan.repository, digest, promotion, actions

@@ -114,4 +114,7 @@ def publish(actions: Actions, outcome: RunOutcome) -> None:
     if outcome.signature is not None:
         for name, value in outcome.signature.outputs().items():
             actions.set_output(name, value)
+    if outcome.attestations is not None:
+        for name, value in outcome.attestations.outputs().items():
+            actions.set_output(name, value)
     actions.summary(run_summary(outcome, report))

@@ -103,4 +103,6 @@ def run_summary(outcome: RunOutcome, scan: ScanReport | None) -> str:
     signature = outcome.signature
     if signature is not None:
         lines += ["### Signature", "", "| | |", "|---|---|", *signature.summary_lines(), ""]
+    if outcome.attestations is not None:
+        lines += [*outcome.attestations.summary_lines(), ""]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -30,6 +30,7 @@ from k1s0_stack.harbor.api import make_api
 from k1s0_stack.harbor.errors import HarborError
 from k1s0_stack.harbor.faults import Fault, FaultPlan, ScanBehaviour
 from k1s0_stack.harbor.records import Project
+from k1s0_stack.harbor.sbom import SbomGenerator
 from k1s0_stack.harbor.scanner import Scanner
 from k1s0_stack.harbor.service import (
     CI_PERMISSIONS,
@@ -113,6 +114,13 @@ class LocalHarbor:
             self._registry_auth,
             self.trivy_db,
         )
+        self.sbom = SbomGenerator(
+            self.harbor,
+            lambda: self._registry().url,
+            lambda: self._registry().host,
+            self._registry_auth,
+            self.trivy_db,
+        )
         self.port = self.port or free_port()
         app = _single_encoded_slashes(create_app(self).wsgi_app)
         self._server = make_server("127.0.0.1", self.port, app, threaded=True)
@@ -128,6 +136,8 @@ class LocalHarbor:
             self._server = None
         if getattr(self, "scanner", None) is not None:
             self.scanner.stop()
+        if getattr(self, "sbom", None) is not None:
+            self.sbom.stop()
         if self.registry is not None:
             self.registry.stop()
             self.registry = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Blueprint, Response, g, request
 
@@ -14,6 +14,9 @@ from k1s0_stack.harbor.errors import bad_request
 from k1s0_stack.harbor.records import Allowlist, Artifact
 from k1s0_stack.harbor.service import Harbor, Principal
 from k1s0_stack.harbor.settings import Mimic
+
+if TYPE_CHECKING:
+    from k1s0_stack.harbor.sbom import SbomGenerator
 
 API = "/api/v2.0"
 
@@ -41,6 +44,9 @@ class ServerContext(Protocol):
 
     @property
     def mimic(self) -> Mimic: ...
+
+    @property
+    def sbom(self) -> SbomGenerator: ...
 
     def delete_manifest(self, repository: str, digest: str) -> None: ...
 

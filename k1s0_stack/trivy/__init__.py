@@ -76,7 +76,9 @@ def fixture_cache_dir(fixture: Path = FIXTURE_DB) -> Path:
     return cache_dir
 
 
-def scan_args(image: ImageRef, output: Path, cache_dir: Path, offline: bool) -> list[str]:
+def scan_args(
+    image: ImageRef, output: Path, cache_dir: Path, offline: bool, output_format: str = "json"
+) -> list[str]:
     """Trivy's command line as the adapter builds it (pkg/trivy/wrapper.go), plus two local
     choices: the image only from the registry (the adapter has no Docker daemon either) and an
     in-memory layer cache so that parallel scans do not contend for one bbolt file."""
@@ -89,7 +91,7 @@ def scan_args(image: ImageRef, output: Path, cache_dir: Path, offline: bool) -> 
         "--pkg-types",
         "os,library",
         "--format",
-        "json",
+        output_format,
         "--output",
         str(output),
         "--cache-dir",
@@ -103,6 +105,11 @@ def scan_args(image: ImageRef, output: Path, cache_dir: Path, offline: bool) -> 
         "--cache-backend",
         "memory",
     ]
+    if output_format != "json":
+        # An SBOM (spdx-json, cyclonedx) lists packages; Trivy then scans for nothing.
+        for flag in ("--scanners", "--severity"):
+            at = args.index(flag)
+            del args[at : at + 2]
     if offline:
         args += ["--skip-db-update", "--skip-java-db-update", "--offline-scan"]
     if image.non_ssl:
@@ -111,8 +118,11 @@ def scan_args(image: ImageRef, output: Path, cache_dir: Path, offline: bool) -> 
     return args
 
 
-def run_trivy(image: ImageRef, db: str | None = None, timeout: float = 600.0) -> dict[str, Any]:
-    """Scans `image` with real Trivy and returns its JSON report (schema 2)."""
+def run_trivy(
+    image: ImageRef, db: str | None = None, timeout: float = 600.0, output_format: str = "json"
+) -> dict[str, Any]:
+    """Scans `image` with real Trivy and returns its JSON report (schema 2), or with
+    `output_format` spdx-json / cyclonedx its SBOM."""
     db = db or os.environ.get("K1S0_TRIVY_DB", "fixture")
     offline = db != "online"
     cache_dir = (
@@ -131,7 +141,7 @@ def run_trivy(image: ImageRef, db: str | None = None, timeout: float = 600.0) ->
         output = Path(tmp) / "report.json"
         try:
             done = subprocess.run(
-                scan_args(image, output, cache_dir, offline),
+                scan_args(image, output, cache_dir, offline, output_format),
                 env=env,
                 capture_output=True,
                 text=True,
@@ -144,7 +154,7 @@ def run_trivy(image: ImageRef, db: str | None = None, timeout: float = 600.0) ->
             tail = (done.stdout + done.stderr)[-2000:]
             raise ScanError(f"trivy exited with {done.returncode}: {tail}")
         report: dict[str, Any] = json.loads(output.read_text())
-    if report.get("SchemaVersion") != 2:
+    if output_format == "json" and report.get("SchemaVersion") != 2:
         raise ScanError(f"unsupported Trivy report schema {report.get('SchemaVersion')}")
     return report
 

@@ -430,7 +430,11 @@ def test_scan_lifecycle_and_conflict(
         "Success",
     }
 
-    sbom = requests.post(f"{base}/scan", json={"scan_type": "sbom"}, auth=robot, timeout=10)
+    harbor.sbom.enabled = False  # a Harbor whose scanner has no SBOM (the SBOM is in test_attest)
+    try:
+        sbom = requests.post(f"{base}/scan", json={"scan_type": "sbom"}, auth=robot, timeout=10)
+    finally:
+        harbor.sbom.enabled = True
     assert sbom.status_code == 422
     no_scan = harbor.create_robot(project, "pullonly", permissions=("pull", "artifact-read"))
     assert (

@@ -101,6 +101,20 @@ def test_uses_dot_on_a_push_to_main(
     assert signature_verifies(
         harbor, sigstore, world, tmp_path, f"--repository={ACTION_REPOSITORY}"
     )
+    # ... and the gate's scan and Harbor's SBOM as attestations from the same identity (issue 14)
+    assert world.result is not None
+    attested = json.loads(world.result.outputs["attestations"])
+    assert [a["type"] for a in attested] == ["vuln", "spdxjson"]
+    assert "cosign verify-attestation" in world.result.summary
+    assert signature_verifies(
+        harbor,
+        sigstore,
+        world,
+        tmp_path,
+        f"--repository={ACTION_REPOSITORY}",
+        "--attestations=vuln,sbom",
+        "--max-scan-age=7d",
+    )
     assert not signature_verifies(harbor, sigstore, world, tmp_path, "--repository=k1s0-org/other")
 
 

@@ -97,7 +97,9 @@ def test_run_signs_the_digest_then_promotes(
     assert result.pushed is not None
     digest_tag = result.pushed.digest.replace(":", "-")
     repository = result.plan.image.split("/", 1)[1]
-    assert tags(harbor, robot, repository) == sorted([*result.applied_tags, f"{digest_tag}.sig"])
+    assert tags(harbor, robot, repository) == sorted(
+        [*result.applied_tags, f"{digest_tag}.sig", f"{digest_tag}.att"]  # attest: true
+    )
     assert "latest" in result.applied_tags
     outputs = (tmp_path / "out").read_text()
     for name in ("signature", "certificate-identity", "certificate-oidc-issuer", "verify-command"):

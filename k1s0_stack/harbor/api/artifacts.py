@@ -10,6 +10,7 @@ from flask import Blueprint, Response, request
 from k1s0_stack.harbor.errors import HarborError, not_found
 from k1s0_stack.harbor.records import Artifact
 from k1s0_stack.harbor.reports import scan_overview, vulnerabilities
+from k1s0_stack.harbor.sbom import sbom_overview
 from k1s0_stack.harbor.service import Harbor
 from k1s0_stack.harbor.web import (
     API,
@@ -124,6 +125,8 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
             )
             if overview is not None:
                 shown["scan_overview"] = overview
+        if flag("with_sbom_overview", False) and (found_sbom := sbom_overview(dict(artifact))):
+            shown["sbom_overview"] = found_sbom
         if flag("with_accessory", False):
             found = harbor.accessories(artifact["repository"], artifact["digest"])
             shown["accessories"] = [accessory_json(a, artifact) for a in found] or None
@@ -187,6 +190,9 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
     def scan_artifact(project_name: str, repository_name: str, reference: str) -> Response:
         artifact = find_artifact(project_name, repository_name, reference, "scan", "create")
         scan_type = body().get("scan_type", "vulnerability")
+        if scan_type == "sbom":
+            ctx.sbom.request(dict(artifact))
+            return empty(202)
         if scan_type != "vulnerability":
             raise HarborError(
                 422, "UNPROCESSABLE_ENTITY", f"scan type {scan_type} is not supported"
@@ -217,6 +223,16 @@ def register(bp: Blueprint, ctx: ServerContext) -> None:
         )
         accept = request.headers.get("X-Accept-Vulnerabilities")
         return json_response(vulnerabilities(artifact.get("scan"), accept, ctx.mimic))
+
+    @route(ARTIFACT_RULE + "/additions/sbom", "getAddition", ["GET"])
+    def get_sbom_addition(project_name: str, repository_name: str, reference: str) -> Response:
+        artifact = find_artifact(
+            project_name, repository_name, reference, "artifact-addition", "read"
+        )
+        document = ctx.sbom.document(dict(artifact))
+        if document is None:
+            raise not_found(f"addition sbom of {reference} not found")
+        return json_response(document)
 
     @route(ARTIFACT_RULE + "/accessories", "listAccessories", ["GET"])
     def list_accessories(project_name: str, repository_name: str, reference: str) -> Response:
