@@ -212,6 +212,10 @@ def test_build_failure_reports_the_daemons_error(
     service = unique_service()
     run = run_action(workspace, base_inputs(registry, service))
     assert_clean_failure(run, "returned a non-zero code: 3", docker_api, registry, service)
+    # The job summary still says what was done and what was not.
+    assert "❌ failed at build" in run.summary
+    assert "returned a non-zero code: 3" in run.summary
+    assert "| push | ⏸️ not reached |" in run.summary
 
 
 @pytest.mark.parametrize(
@@ -245,6 +249,7 @@ def test_bad_input_fails_before_anything_is_built(
     run = run_action(workspace, inputs)
     assert_clean_failure(run, named, docker_api, registry, service)
     assert "Step 1/" not in run.stdout
+    assert "❌ failed at inputs" in run.summary and "| build | ⏸️ not reached |" in run.summary
 
 
 def test_a_transient_registry_failure_during_the_push_is_retried(

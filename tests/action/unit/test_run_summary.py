@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from k1s0_action import cli
 from k1s0_action.context import GitContext
 from k1s0_action.naming import Layer
 from k1s0_action.outcome import (
@@ -111,3 +115,29 @@ def test_the_error_is_shown_verbatim_in_a_block_it_cannot_close(quoted: str) -> 
     block = text.split("```text\n", 1)[1].split("\n```", 1)[0]
     assert "```" not in block
     assert block.endswith(quoted.replace("```", "'''"))
+
+
+def test_the_run_command_writes_a_summary_and_outputs_even_for_a_bad_input(
+    tmp_path: Path,
+) -> None:
+    """The command reports from its `finally`: a run that never got past its inputs still leaves
+    a job summary saying where it stopped, and one error line."""
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    summary.touch()
+    outputs.touch()
+    env = {
+        "INPUT_SERVICE": "auth",
+        "INPUT_LAYER": "platform",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_WORKSPACE": str(tmp_path),
+    }
+    stream = io.StringIO()
+    with contextlib.redirect_stdout(stream):
+        code = cli.main(["run"], env)
+    assert code == 1
+    errors = [line for line in stream.getvalue().splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "input 'layer'" in errors[0]
+    text = summary.read_text()
+    assert "❌ failed at inputs" in text and "input 'layer'" in text
+    assert "| build | ⏸️ not reached |" in text
