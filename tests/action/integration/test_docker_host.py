@@ -20,13 +20,17 @@ from tests.fixtures import BUSYBOX_IMAGE
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sample-service"
 PROJECT = "k1s0dh-system"
+SAMPLE_RUNTIME_BASE = "nginx:1.27-alpine"
 
 
 @pytest.fixture(scope="module")
 def second_engine(docker_api: docker.APIClient) -> Iterator[ExtraEngine]:
     started = ExtraEngine(tls=True).start()
     try:
-        started.load_image(docker_api, BUSYBOX_IMAGE)
+        # The sample service's bases: busybox, and the local stand-in of its approved runtime base
+        # (scripts/standin-images.sh); nothing can be pulled here.
+        for base in (BUSYBOX_IMAGE, SAMPLE_RUNTIME_BASE):
+            started.load_image(docker_api, base)
         yield started
     finally:
         started.stop()
