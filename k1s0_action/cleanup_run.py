@@ -26,7 +26,7 @@ from k1s0_action.cleanup import (
 )
 from k1s0_action.errors import ActionError
 from k1s0_action.github_api import GitHubClient, GitHubError, GitHubRateLimited
-from k1s0_action.harbor import HarborClient, HarborNotFoundError
+from k1s0_action.harbor import HarborClient, HarborNotFoundError, HarborPermissionError
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class CleanupResult:
     missing_projects: tuple[str, ...]
     stopped: str = ""  # why the run stopped early (rate limit), "" when it finished
     failed: str = ""  # the Harbor or GitHub failure that ended the run
+    # Projects the credential may not read (Harbor answers 403, existing or not): not walked, so
+    # nothing in them was deleted; said in the table and as a warning.
+    unreadable_projects: tuple[str, ...] = ()
 
     def count(self, outcome: str) -> int:
         return sum(1 for row in self.rows if row.outcome == outcome)
@@ -69,6 +72,12 @@ class CleanupResult:
             lines.append(report_table(self.rows))
         if self.missing_projects:
             lines.append("No such Harbor project: " + ", ".join(self.missing_projects) + "\n")
+        if self.unreadable_projects:
+            lines.append(
+                "Not walked, the credential may not read them (403): "
+                + ", ".join(self.unreadable_projects)
+                + "\n"
+            )
         if self.stopped:
             lines.append(f"**Stopped early:** {self.stopped}\n")
         if self.failed:
@@ -97,16 +106,20 @@ def run_cleanup(
 ) -> CleanupResult:
     found: list[BuildArtifact] = []
     missing: list[str] = []
+    unreadable: list[str] = []
     for project in request.projects:
         try:
             found.extend(_artifacts(harbor, project))
         except HarborNotFoundError:
             missing.append(project)
+        except HarborPermissionError:
+            unreadable.append(project)
     selection = select(found, request.repositories)
     keys = branch_keys(selection.candidates)
     log(
         f"{len(selection.candidates)} branch build(s) of {len(keys)} branch(es) in "
-        f"{len(request.projects) - len(missing)} project(s); {len(selection.skipped)} other "
+        f"{len(request.projects) - len(missing) - len(unreadable)} project(s); "
+        f"{len(selection.skipped)} other "
         "artifact(s) left alone"
     )
     rows: list[Row] = []
@@ -137,7 +150,9 @@ def run_cleanup(
             failed = f"{failure} (after {index} of {len(keys)} branches); a re-run continues"
             rows += _not_reached(selection.candidates, keys[index + 1 :])
             break
-    return CleanupResult(tuple(rows), len(selection.skipped), tuple(missing), stopped, failed)
+    return CleanupResult(
+        tuple(rows), len(selection.skipped), tuple(missing), stopped, failed, tuple(unreadable)
+    )
 
 
 def _not_reached(candidates: Sequence[BuildArtifact], keys: Sequence[tuple[str, str]]) -> list[Row]:

@@ -595,6 +595,13 @@ def cleanup_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     report = result.markdown(args.apply)
     actions.info(report)
     actions.summary(report)
+    if result.unreadable_projects:
+        actions.warning(
+            "not walked, the credential may not read them (403): "
+            + ", ".join(result.unreadable_projects)
+            + "; give --layer/--project for what it may read, or a credential that reads all",
+            title="cleanup",
+        )
     if result.stopped:
         actions.warning(result.stopped, title="cleanup stopped early")
     if result.failed:
