@@ -26,6 +26,10 @@ DEFAULTS: dict[str, str] = {
     "build-args": "",
     "target": "",
     "platform": "linux/amd64",
+    # Parsed by k1s0_action.builder: the build backend, the registry cache, the image's platforms.
+    "builder": "auto",
+    "cache": "harbor",
+    "platforms": "",
     "push": "true",
     "harbor-username": "",
     "harbor-password": "",

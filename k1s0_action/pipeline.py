@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from k1s0_action import engine, gate, signing
+from k1s0_action import builder, engine, gate, multiplatform, signing
 from k1s0_action.context import GitContext
 from k1s0_action.errors import ActionError, InputError, ScanGateError
 from k1s0_action.gha import Actions
@@ -81,24 +82,17 @@ def run(
     engine.check_build_inputs(inputs.context, inputs.dockerfile)
     creds = credentials(inputs, context) if inputs.push else None
 
+    build_settings = builder.read_settings(os.environ)
     client = engine.connect()
     if creds:
         engine.login(client, creds)
+    backend = builder.select(build_settings, client, os.environ, actions.info)
+    spec = build_spec(inputs, plan, build_settings)
 
-    with actions.group(f"Build {plan.push_ref}"):
-        built = engine.build(
-            client,
-            engine.BuildRequest(
-                context=inputs.context,
-                dockerfile=inputs.dockerfile,
-                tag=plan.push_ref,
-                build_args=inputs.build_args,
-                labels=plan.labels,
-                target=inputs.target,
-                platform=inputs.platform,
-            ),
-            actions.info,
-        )
+    with actions.group(f"Build {plan.push_ref} ({backend.name})"):
+        built = backend.build(spec, creds, actions.info)
+    if built.cache_note:
+        actions.warning(built.cache_note, title="Build cache")
     if creds is None:
         actions.info(f"push: false; built {plan.push_ref} ({built.image_id}) and stopped")
         result = RunResult(plan=plan, image_id=built.image_id, pushed=None, applied_tags=())
@@ -106,14 +100,15 @@ def run(
         return result
 
     with actions.group(f"Push {plan.push_ref}"):
-        digest = engine.push(client, plan.image, plan.tags.push_tag, creds, actions.info)
+        built = backend.push(spec, built, creds, actions.info)
+    digest = built.digest
     pushed = PushedImage(plan=plan, digest=digest)
     actions.info(f"pushed {pushed.reference}")
 
     harbor = harbor_client(inputs, actions)
     with actions.group(f"Scan gate {pushed.reference}"):
-        gated = gate.scan_gate(
-            harbor, plan.project, plan.repository, digest, gate_settings(inputs), actions
+        gated = multiplatform.scan_gate(
+            harbor, plan.project, plan.repository, built, gate_settings(inputs), actions
         )
     if not gated.passed:
         kept: tuple[str, ...] = (plan.tags.push_tag,)
@@ -160,6 +155,23 @@ def run(
     if signature:
         signing.report(actions, signature)
     return result
+
+
+def build_spec(
+    inputs: ActionInputs, plan: BuildPlan, settings: builder.BuildSettings
+) -> builder.BuildSpec:
+    return builder.BuildSpec(
+        context=inputs.context,
+        dockerfile=inputs.dockerfile,
+        image=plan.image,
+        tag=plan.tags.push_tag,
+        build_args=inputs.build_args,
+        labels=plan.labels,
+        target=inputs.target,
+        platforms=settings.platforms,
+        cache_ref=builder.cache_ref(plan.image) if settings.cache == "harbor" else "",
+        push=inputs.push,
+    )
 
 
 def harbor_client(inputs: ActionInputs, actions: Actions) -> HarborClient:

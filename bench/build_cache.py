@@ -1,0 +1,336 @@
+"""Benchmark: rebuilds of the real Rust template on a fresh builder, with the build cache in Harbor.
+
+Run on purpose (not a test), with the Docker engine up and scripts/buildkit.sh done:
+
+    . scripts/env.sh && PYTHONPATH=$PWD nice -n 15 python bench/build_cache.py [--runs 3] \
+        [--classic]
+
+What it builds: a copy of `examples/rust-server` compiled for real by cargo, with crates from
+crates.io (the template itself is std-only, so the copy adds the crates of `--crates` to
+Cargo.toml and locks them with the host's cargo), FROM local stand-ins of the public bases, which
+cannot be pulled here: `rust:1.95-bookworm` = Debian bookworm (debootstrapped,
+scripts/base-images.sh) + gcc + this machine's Rust toolchain, and `distroless/cc-debian12:nonroot`
+= glibc, libgcc and a nonroot user on an empty image. Both are pushed to a LocalHarbor started for
+the run, where the builds push too.
+
+Per run and backend, each build on a FRESH builder with an empty local cache (a new buildkitd data
+directory, or a new dockerd data root for the classic builder), timed from the build command to
+the pushed image (cache export included):
+  cold         - the cache repository is empty
+  source       - src/main.rs changed; cache from the cold build
+  no change    - the same sources again; cache from the `source` build
+BuildKit: `cache: harbor` as the action runs it (buildx, registry cache mode=max,
+image-manifest=true, oci-mediatypes=true in <image>-cache:buildcache). Classic (`--classic`):
+docker-py's `cache_from` - the build stage is built as its own target and pushed to
+<image>-cache:build, the final image to <image>-cache:final, both pulled before the next build.
+RUN steps use the host network (crates.io). Prints each time, then medians and ratios to cold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import docker
+
+from k1s0_action import builder, engine
+from k1s0_stack.buildkit import LocalBuildKit
+from k1s0_stack.harbor import LocalHarbor
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "examples" / "rust-server"
+PYTHON_BASE = "k1s0.local/python:3.11-bookworm"  # bookworm + this machine's CA bundle
+RUST_STANDIN = "k1s0.local/rust:1.95-bookworm"
+RUNTIME_STANDIN = "k1s0.local/distroless-cc:nonroot"
+PROJECT = "bench"
+DEFAULT_CRATES = 'serde = { version = "1", features = ["derive"] }|serde_json = "1"|regex = "1"'
+Log = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def toolchain() -> Path:
+    found = subprocess.run(
+        ["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return Path(found)
+
+
+def make_standins(client: docker.APIClient) -> None:
+    """Builds the two stand-in bases into the engine once (kept by tag)."""
+    have = {tag for image in client.images() for tag in image.get("RepoTags") or []}
+    if RUST_STANDIN not in have:
+        with tempfile.TemporaryDirectory(prefix="k1s0-bench-rust-") as scratch:
+            context = Path(scratch)
+            sysroot, rust = toolchain(), context / "rust"
+            (rust / "bin").mkdir(parents=True)
+            for name in ("cargo", "rustc"):
+                shutil.copy2(sysroot / "bin" / name, rust / "bin" / name)
+            shutil.copytree(
+                sysroot / "lib",
+                rust / "lib",
+                symlinks=True,
+                ignore=shutil.ignore_patterns("*.txt", "src", "etc", "components", "manifest-*"),
+            )
+            (context / "Dockerfile").write_text(
+                f"FROM {PYTHON_BASE}\n"
+                "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq"
+                " --no-install-recommends gcc libc6-dev >/dev/null && rm -rf /var/lib/apt/lists/*\n"
+                "COPY rust /usr/local/rust\n"
+                "ENV PATH=/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
+                ":/sbin:/bin CARGO_HOME=/usr/local/cargo\n"
+            )
+            print(f"making {RUST_STANDIN} (once)")
+            engine.build(
+                client,
+                engine.BuildRequest(
+                    context, context / "Dockerfile", RUST_STANDIN, (), (), "", "linux/amd64", "host"
+                ),
+                quiet,
+            )
+    if RUNTIME_STANDIN not in have:
+        with tempfile.TemporaryDirectory(prefix="k1s0-bench-rt-") as scratch:
+            context = Path(scratch)
+            (context / "passwd").write_text(
+                "root:x:0:0:root:/root:/sbin/nologin\n"
+                "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+            )
+            (context / "group").write_text("root:x:0:\nnonroot:x:65532:\n")
+            libs = "/lib/x86_64-linux-gnu"
+            (context / "Dockerfile").write_text(
+                f"FROM {PYTHON_BASE} AS libs\n"
+                "FROM scratch\n"
+                f"COPY --from=libs {libs}/libc.so.6 {libs}/libm.so.6 {libs}/libgcc_s.so.1 "
+                f"{libs}/libpthread.so.0 {libs}/libdl.so.2 {libs}/\n"
+                "COPY --from=libs /lib64/ld-linux-x86-64.so.2 /lib64/\n"
+                "COPY --from=libs /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\n"
+                "COPY passwd group /etc/\n"
+            )
+            print(f"making {RUNTIME_STANDIN} (once)")
+            engine.build(
+                client,
+                engine.BuildRequest(
+                    context, context / "Dockerfile", RUNTIME_STANDIN, (), (), "", "linux/amd64"
+                ),
+                quiet,
+            )
+
+
+def push_standins(client: docker.APIClient, harbor: LocalHarbor) -> tuple[str, str]:
+    creds = engine.Credentials(harbor.registry_host, *harbor.admin)
+    refs = []
+    for local in (RUST_STANDIN, RUNTIME_STANDIN):
+        name, tag = local.rsplit(":", 1)
+        remote = f"{harbor.registry_host}/{PROJECT}/{name.split('/', 1)[1]}"
+        client.tag(local, remote, tag)
+        engine.push(client, remote, tag, creds, quiet)
+        refs.append(f"{remote}:{tag}")
+    return refs[0], refs[1]
+
+
+def make_app(root: Path, rust: str, runtime: str, crates: list[str]) -> Path:
+    app = root / "app"
+    shutil.copytree(TEMPLATE, app, ignore=shutil.ignore_patterns("target", ".github"))
+    dockerfile = (app / "Dockerfile").read_text()
+    dockerfile = dockerfile.replace("rust:1.82-bookworm", rust)
+    dockerfile = dockerfile.replace("gcr.io/distroless/cc-debian12:nonroot", runtime)
+    (app / "Dockerfile").write_text(dockerfile)
+    if crates:
+        manifest = (app / "Cargo.toml").read_text()
+        manifest = manifest.replace(
+            "[profile.release]", "[dependencies]\n" + "\n".join(crates) + "\n\n[profile.release]"
+        )
+        (app / "Cargo.toml").write_text(manifest)
+        subprocess.run(["cargo", "generate-lockfile", "--quiet"], cwd=app, check=True)
+    return app
+
+
+def change_source(app: Path, run: int) -> None:
+    main = app / "src" / "main.rs"
+    main.write_text(main.read_text() + f"\n// bench source change {run} {uuid.uuid4().hex}\n")
+
+
+@contextmanager
+def fresh_buildkit(root: Path, harbor: LocalHarbor) -> Iterator[LocalBuildKit]:
+    data = root / f"buildkit-{uuid.uuid4().hex[:8]}"
+    daemon = LocalBuildKit(data, insecure_registries=(harbor.registry_host,)).start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def buildkit_build(
+    root: Path, harbor: LocalHarbor, app: Path, image: str, tag: str, log: Log
+) -> float:
+    creds = engine.Credentials(harbor.registry_host, *harbor.admin)
+    spec = builder.BuildSpec(
+        context=app,
+        dockerfile=app / "Dockerfile",
+        image=image,
+        tag=tag,
+        build_args=(),
+        labels=(("org.opencontainers.image.version", "1.4.0"),),
+        target="",
+        platforms=("linux/amd64",),
+        cache_ref=builder.cache_ref(image),
+        network="host",
+    )
+    with fresh_buildkit(root, harbor) as daemon:
+        env = {**os.environ, **daemon.env()}
+        endpoint = builder.buildkit_endpoint(env)
+        assert endpoint is not None
+        started = time.monotonic()
+        result = builder.BuildKitBuilder(endpoint, env).build(spec, creds, log)
+        elapsed = time.monotonic() - started
+    if result.cache_note:
+        print(f"  note: {result.cache_note}")
+    return elapsed
+
+
+@contextmanager
+def fresh_dockerd(root: Path) -> Iterator[docker.APIClient]:
+    """A second Docker engine with its own empty data root (vfs, as scripts/dockerd.sh)."""
+    data = root / f"dockerd-{uuid.uuid4().hex[:8]}"
+    data.mkdir()
+    sock = data / "docker.sock"
+    log = (data / "dockerd.log").open("wb")
+    process = subprocess.Popen(
+        [
+            "dockerd",
+            "--storage-driver=vfs",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            f"--data-root={data / 'root'}",
+            f"--exec-root={data / 'exec'}",
+            f"--pidfile={data / 'dockerd.pid'}",
+            f"--host=unix://{sock}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client = docker.APIClient(base_url=f"unix://{sock}", version="auto", timeout=900)
+                client.ping()
+                break
+            except Exception as exc:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(
+                        f"dockerd did not start: see {data / 'dockerd.log'}"
+                    ) from exc
+                time.sleep(0.3)
+        yield client
+    finally:
+        process.terminate()
+        process.wait(60)
+        log.close()
+        subprocess.run(["rm", "-rf", str(data)], check=False)
+
+
+def classic_build(
+    root: Path, harbor: LocalHarbor, app: Path, image: str, tag: str, warm: bool, log: Log
+) -> float:
+    creds = engine.Credentials(harbor.registry_host, *harbor.admin)
+    cache = f"{image}{builder.CACHE_SUFFIX}"
+    with fresh_dockerd(root) as client:
+        client.login(creds.username, creds.password, registry=creds.registry, reauth=True)
+        started = time.monotonic()
+        cache_from = []
+        if warm:
+            for stage in ("build", "final"):
+                client.pull(cache, tag=stage, auth_config=creds.auth_config())
+                cache_from.append(f"{cache}:{stage}")
+
+        def build(target: str, ref: str) -> None:
+            stream = client.build(
+                path=str(app),
+                tag=ref,
+                target=target or None,
+                cache_from=cache_from or None,
+                network_mode="host",
+                labels={"org.opencontainers.image.version": "1.4.0"},
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            for chunk in stream:
+                if "error" in chunk:
+                    raise RuntimeError(str(chunk["error"]))
+                text = chunk.get("stream")
+                if isinstance(text, str) and text.strip():
+                    log(text.rstrip())
+
+        build("build", f"{cache}:build")
+        build("", f"{image}:{tag}")
+        client.tag(f"{image}:{tag}", cache, "final")
+        for repository, pushed in ((image, tag), (cache, "build"), (cache, "final")):
+            engine.push(client, repository, pushed, creds, quiet)
+        return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--classic", action="store_true", help="also the classic builder")
+    parser.add_argument("--crates", default=DEFAULT_CRATES, help="'|'-separated Cargo.toml lines")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    crates = [line for line in args.crates.split("|") if line.strip()]
+    log: Log = print if args.verbose else quiet
+    client = docker.APIClient(version="auto", timeout=900)
+    make_standins(client)
+    with tempfile.TemporaryDirectory(prefix="k1s0-bench-cache-") as scratch:
+        root = Path(scratch)
+        with LocalHarbor(root / "harbor") as harbor:
+            harbor.create_project(PROJECT, auto_scan=False)
+            rust, runtime = push_standins(client, harbor)
+            print(f"crates: {', '.join(c.split(' ')[0] for c in crates) or 'none'}")
+            backends = ["buildkit"] + (["classic"] if args.classic else [])
+            times: dict[str, dict[str, list[float]]] = {
+                b: {"cold": [], "source": [], "no change": []} for b in backends
+            }
+            for run in range(1, args.runs + 1):
+                for backend in backends:
+                    app = make_app(root / f"{backend}-{run}", rust, runtime, crates)
+                    image = f"{harbor.registry_host}/{PROJECT}/auth-{backend}-{run}"
+                    for phase in ("cold", "source", "no change"):
+                        if phase == "source":
+                            change_source(app, run)
+                        if backend == "buildkit":
+                            elapsed = buildkit_build(root, harbor, app, image, f"r{run}", log)
+                        else:
+                            warm = phase != "cold"
+                            elapsed = classic_build(root, harbor, app, image, f"r{run}", warm, log)
+                        times[backend][phase].append(elapsed)
+                        print(f"run {run} {backend:8} {phase:9} {elapsed:7.1f}s", flush=True)
+                    shutil.rmtree(app.parent, ignore_errors=True)
+            print()
+            print("| builder | cold | source changed | no change | source/cold | no change/cold |")
+            print("|---|---:|---:|---:|---:|---:|")
+            for backend in backends:
+                cold, source, same = (statistics.median(times[backend][p]) for p in times[backend])
+                print(
+                    f"| {backend} | {cold:.1f} s | {source:.1f} s | {same:.1f} s "
+                    f"| {source / cold:.0%} | {same / cold:.0%} |"
+                )
+            print(f"(medians of {args.runs} runs; each build on a fresh builder)")
+
+
+if __name__ == "__main__":
+    main()
