@@ -56,6 +56,8 @@ _CACHE_VERTICES = (
     ("importing cache manifest from", "could not be read"),
     ("exporting cache to registry", "could not be written"),
 )
+# A blob that a cache record points at could not be fetched from the registry.
+_LOST_BLOB = re.compile(r"could not fetch content descriptor .* from remote", re.IGNORECASE)
 _AUTH_FAILURE = re.compile(r"401 Unauthorized|unauthorized|denied|403 Forbidden", re.IGNORECASE)
 
 
@@ -426,8 +428,18 @@ class BuildKitBuilder:
         metadata = directory / "metadata.json"
         read_cache = bool(spec.cache_ref)
         argv = buildx_argv(self.endpoint.buildx, builder_name, spec, metadata, read_cache)
-        text = self._stream(argv, env, log)
+        text, failed = self._stream(argv, env, log)
         note = cache_problem(text) if spec.cache_ref else ""
+        lost = lost_cache_blob(text) if failed and read_cache else ""
+        if lost:
+            # The cache manifest was read, but a blob it names is gone (garbage-collected,
+            # deleted): BuildKit fails the step that needed it. Once more, without the cache.
+            note = f"the build cache could not be read ({lost}); built again without it"
+            log(f"{note}: {spec.cache_ref}")
+            argv = buildx_argv(self.endpoint.buildx, builder_name, spec, metadata, False)
+            text, failed = self._stream(argv, env, log)
+        if failed:
+            raise _build_failure(spec.reference, text)
         try:
             result = json.loads(metadata.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -492,7 +504,8 @@ class BuildKitBuilder:
             raise BuildError(f"buildx could not {what}: {detail[-1] if detail else 'no output'}")
         return done.stdout
 
-    def _stream(self, argv: Sequence[str], env: Mapping[str, str], log: Log) -> str:
+    def _stream(self, argv: Sequence[str], env: Mapping[str, str], log: Log) -> tuple[str, bool]:
+        """Runs buildx, logging each line; returns the output and whether it failed."""
         lines: list[str] = []
         try:
             process = subprocess.Popen(
@@ -511,16 +524,15 @@ class BuildKitBuilder:
                 line = raw.rstrip("\n")
                 lines.append(line)
                 log(escape_line(line))
-        text = "\n".join(lines)
-        if process.returncode != 0:
-            raise _build_failure(spec_reference(argv), text)
-        return text
+        return "\n".join(lines), process.returncode != 0
 
 
-def spec_reference(argv: Sequence[str]) -> str:
-    output = argv[argv.index("--output") + 1] if "--output" in argv else ""
-    found = re.search(r"name=([^,]+)", output)
-    return found.group(1) if found else "the image"
+def lost_cache_blob(log_text: str) -> str:
+    """The error line when a build failed because a blob named by the cache was missing."""
+    for line in reversed(log_text.splitlines()):
+        if _LOST_BLOB.search(line):
+            return line.split("ERROR:", 1)[-1].strip()[:300]
+    return ""
 
 
 def _build_failure(reference: str, text: str) -> Exception:

@@ -67,7 +67,9 @@ class LocalBuildKit:
             "  enabled = false",
         ]
         for host in self.insecure_registries:
-            lines += [f'[registry."{host}"]', "  http = true", "  insecure = true"]
+            # Plain HTTP only: with `insecure` too, BuildKit tries TLS first and its fallback to
+            # HTTP does not work against LocalHarbor's server.
+            lines += [f'[registry."{host}"]', "  http = true"]
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 60.0) -> LocalBuildKit:

@@ -22,6 +22,7 @@ DEFAULT_ACCEPT = (
     "application/vnd.security.vulnerability.report; version=1.1, "
     "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0"
 )
+BUILDKIT_CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
 SCANNABLE_MEDIA_TYPES = frozenset(
     {
         "application/vnd.docker.distribution.manifest.v2+json",
@@ -704,9 +705,12 @@ def scan_overview(scan: Mapping[str, Any] | None, accept: str | None) -> dict[st
 
 
 def scannable(artifact: Mapping[str, Any]) -> bool:
+    # Harbor types an artifact by its config: a BuildKit cache (config
+    # application/vnd.buildkit.cacheconfig.v0) is UNKNOWN, and Harbor does not scan it.
     return (
         not artifact.get("accessory_of")
         and artifact["manifest_media_type"] in SCANNABLE_MEDIA_TYPES
+        and artifact.get("media_type") != BUILDKIT_CACHE_CONFIG
     )
 
 

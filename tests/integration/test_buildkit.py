@@ -164,6 +164,8 @@ def test_the_cache_goes_to_harbor_and_a_fresh_builder_reuses_it(
     manifest = cached.json()
     assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
     assert manifest["config"]["mediaType"] == "application/vnd.buildkit.cacheconfig.v0"
+    # Harbor does not scan a cache (an UNKNOWN artifact), so it never holds up Trivy.
+    assert not project.artifact(cache, builder.CACHE_TAG).get("scan_overview")
     # The image itself is a plain OCI image (no attestation index) that Harbor scans.
     image = project.manifest(project.repository(service), first.outputs["digest"]).json()
     assert image["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
@@ -189,19 +191,58 @@ def test_the_cache_goes_to_harbor_and_a_fresh_builder_reuses_it(
     assert project.robot.secret not in first.text() + second.text()
 
 
+def delete_blobs(project: Project, repository: str, digests: list[str]) -> None:
+    for digest in digests:
+        answer = requests.delete(
+            f"{project.harbor.url}/v2/{repository}/blobs/{digest}",
+            auth=project.harbor.admin,
+            timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+
+
+@pytest.mark.parametrize("lost", ["config", "layers"])
 def test_an_unreadable_cache_means_a_cold_build_and_a_warning(
-    tmp_path: Path, project: Project, base_image: str, fresh_builder: LocalBuildKit
+    lost: str,
+    tmp_path: Path,
+    project: Project,
+    base_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     service = f"badcache-{uuid.uuid4().hex[:6]}"
+    space = workspace(tmp_path)
+    with LocalBuildKit(Path(tmp_path_factory.mktemp("bk")), (project.harbor.registry_host,)) as bk:
+        first = run_action(space, inputs(project, service, base_image), env=bk.env())
+    assert first.returncode == 0, first.text()
+    # The cache manifest is there, but what it points at is gone (e.g. garbage-collected).
     cache = f"{project.repository(service)}{builder.CACHE_SUFFIX}"
-    # Something that is not a BuildKit cache sits where the cache should be.
+    manifest = project.manifest(cache, builder.CACHE_TAG).json()
+    blobs = [manifest["config"]["digest"]] if lost == "config" else []
+    blobs += [layer["digest"] for layer in manifest["layers"]] if lost == "layers" else []
+    delete_blobs(project, cache, blobs)
+
+    (space / "app" / "src" / "VERSION").write_text("0.3.0\n")
+    with LocalBuildKit(Path(tmp_path_factory.mktemp("bk")), (project.harbor.registry_host,)) as bk:
+        run = run_action(space, inputs(project, service, base_image, version="1.0.1"), env=bk.env())
+    assert run.returncode == 0, run.text()
+    assert len(cache_warnings(run)) == 1, run.stdout
+    assert run.outputs["scan-status"] == "Success"
+
+
+def test_a_foreign_image_in_place_of_the_cache_is_replaced(
+    tmp_path: Path, project: Project, base_image: str, fresh_builder: LocalBuildKit
+) -> None:
+    """BuildKit reads an image that is not a cache as an empty cache: a cold build that writes
+    a real cache over it."""
+    service = f"foreign-{uuid.uuid4().hex[:6]}"
+    cache = f"{project.repository(service)}{builder.CACHE_SUFFIX}"
     push_raw_image(project.harbor.url, cache, builder.CACHE_TAG, project.auth)
     run = run_action(
         workspace(tmp_path), inputs(project, service, base_image), env=fresh_builder.env()
     )
     assert run.returncode == 0, run.text()
-    assert len(cache_warnings(run)) == 1, run.stdout
-    assert run.outputs["scan-status"] == "Success"
+    manifest = project.manifest(cache, builder.CACHE_TAG).json()
+    assert manifest["config"]["mediaType"] == "application/vnd.buildkit.cacheconfig.v0"
 
 
 def test_cache_none_neither_reads_nor_writes_a_cache(

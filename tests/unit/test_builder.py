@@ -228,3 +228,20 @@ def test_the_worst_platform_decides(amd: str, arm: str, verdict: str, note: str)
     combined = multiplatform.combine([(AMD, result(amd, amd_note)), (ARM, result(arm, arm_note))])
     assert combined.verdict == verdict
     assert note in combined.note
+
+
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        ("#9 [build 2/2] RUN false\n#9 ERROR: process did not complete successfully", ""),
+        (
+            "#11 ERROR: failed to copy: httpReadSeeker: failed open: could not fetch content "
+            "descriptor sha256:46 (application/vnd.oci.image.layer.v1.tar+gzip) from remote: "
+            "not found\nERROR: failed to build: failed to solve: ...",
+            "failed to copy: httpReadSeeker: failed open: could not fetch content descriptor",
+        ),
+    ],
+)
+def test_a_lost_cache_blob_is_told_from_a_failing_step(log: str, expected: str) -> None:
+    assert builder.lost_cache_blob(log).startswith(expected)
+    assert bool(expected) == bool(builder.lost_cache_blob(log))
