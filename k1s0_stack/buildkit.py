@@ -1,8 +1,9 @@
 """A real BuildKit daemon for the tests and the benchmarks, and what the action needs to use it.
 
-`LocalBuildKit` runs `buildkitd` (built by scripts/buildkit.sh) as root with the OCI worker on the
-native snapshotter (overlay cannot be mounted here, as for dockerd's vfs) and Debian's runc, with
-its state in `data_dir`: a fresh data dir is a fresh builder with an empty local cache, which is
+`LocalBuildKit` runs `buildkitd` (built by scripts/buildkit.sh) as root with the OCI worker and
+Debian's runc, on the overlayfs snapshotter where this machine can mount overlay (as hosted
+runners do), else on the native one (a full copy per layer, much slower), with its state in
+`data_dir`: a fresh data dir is a fresh builder with an empty local cache, which is
 what a hosted runner starts with. Base images come from a registry (buildkitd does not see the
 Docker engine's images); loopback registries are listed as plain-HTTP hosts in buildkitd.toml.
 
@@ -16,6 +17,7 @@ interpreter is found inside build containers) for RUN steps of another architect
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterable
@@ -44,6 +46,7 @@ def available() -> bool:
 class LocalBuildKit:
     data_dir: Path
     insecure_registries: Iterable[str] = ()
+    snapshotter: str = ""  # "" = overlayfs if it can be mounted here, else native
     service: Service | None = field(default=None, init=False)
 
     @property
@@ -61,7 +64,7 @@ class LocalBuildKit:
             f'  address = ["{self.address}"]',
             "[worker.oci]",
             "  enabled = true",
-            '  snapshotter = "native"',
+            f'  snapshotter = "{self.snapshotter}"',
             "  gc = false",
             "[worker.containerd]",
             "  enabled = false",
@@ -74,6 +77,9 @@ class LocalBuildKit:
 
     def start(self, timeout: float = 60.0) -> LocalBuildKit:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.snapshotter = self.snapshotter or (
+            "overlayfs" if overlay_works(self.data_dir) else "native"
+        )
         config = self.data_dir / "buildkitd.toml"
         config.write_text(self.config())
         self.service = Service(
@@ -113,6 +119,25 @@ class LocalBuildKit:
 
     def env(self) -> dict[str, str]:
         return {"K1S0_BUILDX": binary("buildx"), "K1S0_BUILDKIT_HOST": self.address}
+
+
+def overlay_works(directory: Path) -> bool:
+    """Whether overlay can be mounted on `directory`'s file system (not inside some sandboxes,
+    nor on an overlay root)."""
+    probe = directory / ".overlay-probe"
+    dirs = {name: probe / name for name in ("lower", "upper", "work", "merged")}
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    options = f"lowerdir={dirs['lower']},upperdir={dirs['upper']},workdir={dirs['work']}"
+    mounted = subprocess.run(
+        ["mount", "-t", "overlay", "overlay", "-o", options, str(dirs["merged"])],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode == 0:
+        subprocess.run(["umount", str(dirs["merged"])], capture_output=True, check=False)
+    shutil.rmtree(probe, ignore_errors=True)
+    return mounted.returncode == 0
 
 
 def emulation_ready(platform: str) -> bool:
