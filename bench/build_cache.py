@@ -3,7 +3,7 @@
 Run on purpose (not a test), with the Docker engine up and scripts/buildkit.sh done:
 
     . scripts/env.sh && PYTHONPATH=$PWD nice -n 15 python bench/build_cache.py [--runs 3] \
-        [--classic]
+        [--backends buildkit,classic] [--crates ...]
 
 What it builds: a copy of `examples/rust-server` compiled for real by cargo, with crates from
 crates.io (the template itself is std-only, so the copy adds the crates of `--crates` to
@@ -20,7 +20,7 @@ the pushed image (cache export included; the builder's start is not counted):
   source       - src/main.rs changed; cache from the cold build
   no change    - the same sources again; cache from the `source` build
 BuildKit: `cache: harbor` as the action runs it (buildx, registry cache mode=max,
-image-manifest=true, oci-mediatypes=true in <image>-cache:buildcache). Classic (`--classic`):
+image-manifest=true, oci-mediatypes=true in <image>-cache:buildcache). Classic:
 docker-py's `cache_from` - the build stage is built as its own target and pushed to
 <image>-cache:build, the final image to <image>-cache:final, both pulled before the next build.
 RUN steps use the host network (crates.io). Prints each time, then medians and ratios to cold.
@@ -288,7 +288,9 @@ def classic_build(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--classic", action="store_true", help="also the classic builder")
+    parser.add_argument(
+        "--backends", default="buildkit", help="comma-separated: buildkit, classic (cache_from)"
+    )
     parser.add_argument("--crates", default=DEFAULT_CRATES, help="'|'-separated Cargo.toml lines")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
@@ -306,7 +308,7 @@ def main() -> None:
                 f"overlay mounts here: {overlay_works(root)} "
                 "(picks buildkitd's snapshotter and dockerd's storage driver)"
             )
-            backends = ["buildkit"] + (["classic"] if args.classic else [])
+            backends = [name.strip() for name in args.backends.split(",") if name.strip()]
             times: dict[str, dict[str, list[float]]] = {
                 b: {"cold": [], "source": [], "no change": []} for b in backends
             }
