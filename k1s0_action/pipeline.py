@@ -90,7 +90,7 @@ def run(
     spec = build_spec(inputs, plan, build_settings)
 
     with actions.group(f"Build {plan.push_ref} ({backend.name})"):
-        built = backend.build(spec, creds, actions.info)
+        built = backend.build(spec, creds or read_credentials(inputs), actions.info)
     if built.cache_note:
         actions.warning(built.cache_note, title="Build cache")
     if creds is None:
@@ -155,6 +155,13 @@ def run(
     if signature:
         signing.report(actions, signature)
     return result
+
+
+def read_credentials(inputs: ActionInputs) -> engine.Credentials | None:
+    """With push: false, credentials still given let BuildKit read the cache and private bases."""
+    if inputs.harbor_username and inputs.harbor_password:
+        return engine.Credentials(inputs.registry, inputs.harbor_username, inputs.harbor_password)
+    return None
 
 
 def build_spec(

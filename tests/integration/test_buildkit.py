@@ -371,3 +371,17 @@ def test_a_clean_index_is_gated_per_platform_signed_and_promoted_as_one(
         assert project.manifest(repository, tag).headers["Docker-Content-Digest"] == digest
     assert project.manifest(repository, digest.replace(":", "-") + ".sig").status_code == 200
     assert json.loads(run.outputs["tags"])[1:] == ["1.0.0", "latest"]
+
+
+def test_push_false_builds_with_buildkit_reads_the_cache_and_pushes_nothing(
+    tmp_path: Path, project: Project, base_image: str, fresh_builder: LocalBuildKit
+) -> None:
+    service = f"nopush-{uuid.uuid4().hex[:6]}"
+    # A pull request from a branch of the repository: secrets are there, nothing is pushed.
+    given = inputs(project, service, base_image, push="false")
+    run = run_action(workspace(tmp_path), given, env=fresh_builder.env())
+    assert run.returncode == 0, run.text()
+    assert "push: false; built" in run.stdout
+    assert "importing cache manifest from" in run.stdout
+    assert "exporting cache to registry" not in run.stdout
+    assert project.manifest(project.repository(service), "1.0.0-0123456").status_code == 404
