@@ -23,7 +23,10 @@ BuildKit: `cache: harbor` as the action runs it (buildx, registry cache mode=max
 image-manifest=true, oci-mediatypes=true in <image>-cache:buildcache). Classic:
 docker-py's `cache_from` - the build stage is built as its own target and pushed to
 <image>-cache:build, the final image to <image>-cache:final, both pulled before the next build.
-RUN steps use the host network (crates.io). Prints each time, then medians and ratios to cold.
+`--template react`: `examples/react-client` (npm ci from the npm registry, vite build) FROM
+`node:22-bookworm` = bookworm + this machine's node and npm, and an `nginx:1.27-alpine` stand-in
+(busybox with an nginx user; the image is built, never served); src/main.jsx changes.
+RUN steps use the host network (crates.io, npm). Prints each time, then medians and ratios to cold.
 """
 
 from __future__ import annotations
@@ -47,10 +50,20 @@ from k1s0_stack.buildkit import LocalBuildKit, overlay_works
 from k1s0_stack.harbor import LocalHarbor
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "examples" / "rust-server"
+TEMPLATES = {"rust": ROOT / "examples" / "rust-server", "react": ROOT / "examples" / "react-client"}
 PYTHON_BASE = "k1s0.local/python:3.11-bookworm"  # bookworm + this machine's CA bundle
 RUST_STANDIN = "k1s0.local/rust:1.95-bookworm"
 RUNTIME_STANDIN = "k1s0.local/distroless-cc:nonroot"
+NODE_STANDIN = "k1s0.local/node:22-bookworm"  # bookworm + this machine's node and npm
+NGINX_STANDIN = "k1s0.local/nginx:1.27-alpine"  # busybox + an nginx user: built, never served
+STANDINS = {
+    "rust": {
+        "rust:1.82-bookworm": RUST_STANDIN,
+        "gcr.io/distroless/cc-debian12:nonroot": RUNTIME_STANDIN,
+    },
+    "react": {"node:22-bookworm": NODE_STANDIN, "nginx:1.27-alpine": NGINX_STANDIN},
+}
+SOURCES = {"rust": "src/main.rs", "react": "src/main.jsx"}
 PROJECT = "bench"
 DEFAULT_CRATES = 'serde = { version = "1", features = ["derive"] }|serde_json = "1"|regex = "1"'
 Log = Callable[[str], None]
@@ -127,26 +140,70 @@ def make_standins(client: docker.APIClient) -> None:
             )
 
 
-def push_standins(client: docker.APIClient, harbor: LocalHarbor) -> tuple[str, str]:
+def make_react_standins(client: docker.APIClient) -> None:
+    have = {tag for image in client.images() for tag in image.get("RepoTags") or []}
+    if NODE_STANDIN not in have:
+        with tempfile.TemporaryDirectory(prefix="k1s0-bench-node-") as scratch:
+            context = Path(scratch)
+            shutil.copy2(shutil.which("node") or "/usr/bin/node", context / "node")
+            npm = Path(os.path.realpath(shutil.which("npm") or "/usr/bin/npm")).parents[1]
+            shutil.copytree(npm, context / "npm", symlinks=True)
+            (context / "Dockerfile").write_text(
+                f"FROM {PYTHON_BASE}\n"
+                "COPY node /usr/local/bin/node\n"
+                "COPY npm /usr/local/lib/node_modules/npm\n"
+                "RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm\n"
+                "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n"
+            )
+            print(f"making {NODE_STANDIN} (once)")
+            engine.build(
+                client,
+                engine.BuildRequest(
+                    context, context / "Dockerfile", NODE_STANDIN, (), (), "", "linux/amd64"
+                ),
+                quiet,
+            )
+    if NGINX_STANDIN not in have:
+        with tempfile.TemporaryDirectory(prefix="k1s0-bench-nginx-") as scratch:
+            context = Path(scratch)
+            (context / "passwd").write_text(
+                "root:x:0:0:root:/root:/bin/sh\nnginx:x:101:101:nginx:/var/cache/nginx:/bin/false\n"
+            )
+            (context / "Dockerfile").write_text(
+                "FROM k1s0.local/busybox:1.35\nCOPY passwd /etc/passwd\n"
+            )
+            print(f"making {NGINX_STANDIN} (once)")
+            engine.build(
+                client,
+                engine.BuildRequest(
+                    context, context / "Dockerfile", NGINX_STANDIN, (), (), "", "linux/amd64"
+                ),
+                quiet,
+            )
+
+
+def push_standins(client: docker.APIClient, harbor: LocalHarbor, template: str) -> dict[str, str]:
+    """The template's public base -> its stand-in's reference in the run's Harbor."""
     creds = engine.Credentials(harbor.registry_host, *harbor.admin)
-    refs = []
-    for local in (RUST_STANDIN, RUNTIME_STANDIN):
+    refs = {}
+    for public, local in STANDINS[template].items():
         name, tag = local.rsplit(":", 1)
         remote = f"{harbor.registry_host}/{PROJECT}/{name.split('/', 1)[1]}"
         client.tag(local, remote, tag)
         engine.push(client, remote, tag, creds, quiet)
-        refs.append(f"{remote}:{tag}")
-    return refs[0], refs[1]
+        refs[public] = f"{remote}:{tag}"
+    return refs
 
 
-def make_app(root: Path, rust: str, runtime: str, crates: list[str]) -> Path:
+def make_app(root: Path, template: str, bases: dict[str, str], crates: list[str]) -> Path:
     app = root / "app"
-    shutil.copytree(TEMPLATE, app, ignore=shutil.ignore_patterns("target", ".github"))
+    ignore = shutil.ignore_patterns("target", ".github", "node_modules", "dist")
+    shutil.copytree(TEMPLATES[template], app, ignore=ignore)
     dockerfile = (app / "Dockerfile").read_text()
-    dockerfile = dockerfile.replace("rust:1.82-bookworm", rust)
-    dockerfile = dockerfile.replace("gcr.io/distroless/cc-debian12:nonroot", runtime)
+    for public, standin in bases.items():
+        dockerfile = dockerfile.replace(f"FROM {public}", f"FROM {standin}")
     (app / "Dockerfile").write_text(dockerfile)
-    if crates:
+    if crates and template == "rust":
         manifest = (app / "Cargo.toml").read_text()
         manifest = manifest.replace(
             "[profile.release]", "[dependencies]\n" + "\n".join(crates) + "\n\n[profile.release]"
@@ -156,8 +213,8 @@ def make_app(root: Path, rust: str, runtime: str, crates: list[str]) -> Path:
     return app
 
 
-def change_source(app: Path, run: int) -> None:
-    main = app / "src" / "main.rs"
+def change_source(app: Path, template: str, run: int) -> None:
+    main = app / SOURCES[template]
     main.write_text(main.read_text() + f"\n// bench source change {run} {uuid.uuid4().hex}\n")
 
 
@@ -292,18 +349,23 @@ def main() -> None:
         "--backends", default="buildkit", help="comma-separated: buildkit, classic (cache_from)"
     )
     parser.add_argument("--crates", default=DEFAULT_CRATES, help="'|'-separated Cargo.toml lines")
+    parser.add_argument("--template", choices=sorted(TEMPLATES), default="rust")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     crates = [line for line in args.crates.split("|") if line.strip()]
     log: Log = print if args.verbose else quiet
     client = docker.APIClient(version="auto", timeout=900)
-    make_standins(client)
+    if args.template == "rust":
+        make_standins(client)
+    else:
+        make_react_standins(client)
     with tempfile.TemporaryDirectory(prefix="k1s0-bench-cache-") as scratch:
         root = Path(scratch)
         with LocalHarbor(root / "harbor") as harbor:
             harbor.create_project(PROJECT, auto_scan=False)
-            rust, runtime = push_standins(client, harbor)
-            print(f"crates: {', '.join(c.split(' ')[0] for c in crates) or 'none'}")
+            bases = push_standins(client, harbor, args.template)
+            if args.template == "rust":
+                print(f"crates: {', '.join(c.split(' ')[0] for c in crates) or 'none'}")
             print(
                 f"overlay mounts here: {overlay_works(root)} "
                 "(picks buildkitd's snapshotter and dockerd's storage driver)"
@@ -314,11 +376,11 @@ def main() -> None:
             }
             for run in range(1, args.runs + 1):
                 for backend in backends:
-                    app = make_app(root / f"{backend}-{run}", rust, runtime, crates)
-                    image = f"{harbor.registry_host}/{PROJECT}/auth-{backend}-{run}"
+                    app = make_app(root / f"{backend}-{run}", args.template, bases, crates)
+                    image = f"{harbor.registry_host}/{PROJECT}/{args.template}-{backend}-{run}"
                     for phase in ("cold", "source", "no change"):
                         if phase == "source":
-                            change_source(app, run)
+                            change_source(app, args.template, run)
                         if backend == "buildkit":
                             elapsed = buildkit_build(root, harbor, app, image, f"r{run}", log)
                         else:
