@@ -245,3 +245,50 @@ def test_the_worst_platform_decides(amd: str, arm: str, verdict: str, note: str)
 def test_a_lost_cache_blob_is_told_from_a_failing_step(log: str, expected: str) -> None:
     assert builder.lost_cache_blob(log).startswith(expected)
     assert bool(expected) == bool(builder.lost_cache_blob(log))
+
+
+@pytest.mark.parametrize(
+    ("settings", "env", "expected"),
+    [
+        (BuildSettings("auto", "harbor", ("linux/amd64",)), {"PATH": "/nonexistent"}, "classic"),
+        (
+            BuildSettings("classic", "harbor", ("linux/amd64",)),
+            {"K1S0_BUILDX": "/bin/sh"},
+            "classic",
+        ),
+        (BuildSettings("auto", "harbor", ("linux/amd64",)), {"K1S0_BUILDX": "/bin/sh"}, "buildkit"),
+        (
+            BuildSettings("buildkit", "none", ("linux/amd64",)),
+            {"K1S0_BUILDX": "/bin/sh"},
+            "buildkit",
+        ),
+    ],
+)
+def test_select_picks_buildkit_when_buildx_is_there(
+    settings: BuildSettings, env: dict[str, str], expected: str
+) -> None:
+    assert builder.select(settings, None, env, lambda _: None).name == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("settings", "name"),
+    [
+        (BuildSettings("buildkit", "harbor", ("linux/amd64",)), "builder"),
+        (BuildSettings("auto", "harbor", ("linux/amd64", "linux/arm64")), "platforms"),
+    ],
+)
+def test_buildkit_without_buildx_names_the_input(settings: BuildSettings, name: str) -> None:
+    with pytest.raises(InputError) as raised:
+        builder.select(settings, None, {"PATH": "/nonexistent"}, lambda _: None)  # type: ignore[arg-type]
+    assert raised.value.input_name == name
+
+
+def test_the_remote_driver_is_used_for_a_given_buildkitd() -> None:
+    endpoint = builder.buildkit_endpoint(
+        {"K1S0_BUILDX": "/bin/sh", "K1S0_BUILDKIT_HOST": "unix:///run/bk.sock"}
+    )
+    assert endpoint is not None
+    assert endpoint.create_argv("b")[-3:] == ["--driver", "remote", "unix:///run/bk.sock"]
+    default = builder.buildkit_endpoint({"K1S0_BUILDX": "/bin/sh"})
+    assert default is not None
+    assert "image=moby/buildkit:v0.34.2" in default.create_argv("b")
