@@ -298,6 +298,11 @@ def fresh_dockerd(root: Path) -> Iterator[docker.APIClient]:
         process.terminate()
         process.wait(60)
         log.close()
+        # dockerd leaves its network namespace mounted under the exec root.
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+        for target in sorted((line.split()[1] for line in mounts), reverse=True):
+            if target.startswith(f"{data}/"):
+                subprocess.run(["umount", target], check=False, capture_output=True)
         subprocess.run(["rm", "-rf", str(data)], check=False)
 
 
