@@ -249,8 +249,12 @@ def buildkit_build(
         env = {**os.environ, **daemon.env()}
         endpoint = builder.buildkit_endpoint(env)
         assert endpoint is not None
+        backend = builder.BuildKitBuilder(endpoint, env)
         started = time.monotonic()
-        result = builder.BuildKitBuilder(endpoint, env).build(spec, creds, log)
+        try:
+            result = backend.build(spec, creds, log)
+        finally:
+            backend.close()
         elapsed = time.monotonic() - started
     if result.cache_note:
         print(f"  note: {result.cache_note}")

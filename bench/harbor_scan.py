@@ -23,7 +23,7 @@ def main() -> None:
     repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     engine = docker.APIClient(version="auto")
     with tempfile.TemporaryDirectory() as tmp, LocalHarbor(Path(tmp)) as harbor:
-        harbor.create_project("bench")
+        harbor.create_project("bench", auto_scan=True)
         robot = harbor.create_robot("bench", "ci")
         auth = {"username": robot.name, "password": robot.secret}
         results = []

@@ -1,10 +1,12 @@
 """Build backends behind one small interface: the classic builder through the Docker SDK, and
 BuildKit through buildx with a registry cache in Harbor and multi-platform image indexes.
 
-`read_settings` parses the build inputs this module owns (`builder`, `cache`, `platforms`);
-`select` picks a backend; `Builder.build` builds (BuildKit pushes in the same step) and
-`Builder.push` returns the pushed digest. Command construction (`buildx_argv`, `cache_ref`, ...)
-is pure and tested as tables; the subprocess and registry calls sit in `BuildKitBuilder`.
+The inputs `builder`, `cache` and `platforms` are checked in k1s0_action.inputs
+(`BackendSettings`); `select` picks a backend; `Builder.build` builds (BuildKit pushes in the
+same step unless the image must first be loaded into the engine for the image rules),
+`Builder.push` returns the pushed digest and `Builder.close` forgets the builder. Command
+construction (`buildx_argv`, `cache_ref`, ...) is pure and tested as tables; the subprocess and
+registry calls sit in `BuildKitBuilder`.
 
 Why BuildKit is the default (numbers in README.md, "Build backends and the cache"): on a fresh
 runner only a cache that lives in a registry helps, and only BuildKit exports the intermediate
@@ -22,22 +24,20 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 import docker
 
-from k1s0_action import engine
+from k1s0_action import engine, inputs
 from k1s0_action.errors import BuildError, InputError, RegistryAuthError, RegistryError
-from k1s0_action.inputs import PLATFORMS, parse_choice, parse_list, raw_input
 
 Log = engine.Log
 
-BUILDERS = ("auto", "buildkit", "classic")
-CACHES = ("harbor", "none")
+BUILDERS = inputs.BUILDERS
+CACHES = inputs.CACHES
 CACHE_SUFFIX = "-cache"
 CACHE_TAG = "buildcache"
 # The image BuildKit runs in when the action starts its own builder on the runner's engine
@@ -61,45 +61,10 @@ _LOST_BLOB = re.compile(r"could not fetch content descriptor .* from remote", re
 _AUTH_FAILURE = re.compile(r"401 Unauthorized|unauthorized|denied|403 Forbidden", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class BuildSettings:
-    """The build inputs this module owns."""
-
-    builder: str  # auto | buildkit | classic
-    cache: str  # harbor | none
-    platforms: tuple[str, ...]
-
-    @property
-    def multi_platform(self) -> bool:
-        return len(self.platforms) > 1
-
-
-def parse_platforms(value: str, fallback: str) -> tuple[str, ...]:
-    platforms: list[str] = []
-    for item in parse_list(value) or (fallback,):
-        platform = parse_choice("platforms", item.lower(), PLATFORMS)
-        if platform not in platforms:
-            platforms.append(platform)
-    return tuple(platforms)
-
-
-def read_settings(env: Mapping[str, str]) -> BuildSettings:
-    """`platforms` falls back to the single `platform` input (A1: linux/amd64)."""
-    settings = BuildSettings(
-        builder=parse_choice("builder", raw_input(env, "builder").lower(), BUILDERS),
-        cache=parse_choice("cache", raw_input(env, "cache").lower(), CACHES),
-        platforms=parse_platforms(
-            raw_input(env, "platforms"),
-            parse_choice("platform", raw_input(env, "platform"), PLATFORMS),
-        ),
-    )
-    if settings.multi_platform and settings.builder == "classic":
-        raise InputError(
-            "platforms",
-            f"'{','.join(settings.platforms)}' needs BuildKit for an image index; "
-            "set builder: buildkit (or auto), or give one platform",
-        )
-    return settings
+# The inputs this module uses are checked with the others, in k1s0_action.inputs.
+BuildSettings = inputs.BackendSettings
+read_settings = inputs.read_backend
+parse_platforms = inputs.parse_platforms
 
 
 @dataclass(frozen=True)
@@ -115,6 +80,10 @@ class BuildSpec:
     cache_ref: str = ""  # "" = no registry cache
     push: bool = True
     network: str = ""  # "" (the builder's default) | "host"; used by bench/
+    # The image must be in the local engine after `build` (the image rules read it there): the
+    # classic builder always puts it there; BuildKit then builds the first platform into the
+    # engine and pushes in `push`, from the same builder's cache.
+    load: bool = False
 
     @property
     def reference(self) -> str:
@@ -154,6 +123,8 @@ class Builder(Protocol):
         log: Log,
     ) -> BuildResult: ...
 
+    def close(self) -> None: ...
+
 
 def cache_ref(image: str) -> str:
     """`<registry>/<project>/<repository>-cache:buildcache`: a repository of its own, so the
@@ -189,8 +160,10 @@ class ClassicBuilder:
             ),
             log,
         )
-        note = "the classic builder has no registry cache" if spec.cache_ref else ""
-        return BuildResult(image_id=built.image_id, cache_note=note)
+        if spec.cache_ref:
+            # Logged, not warned: builder: auto without buildx falls back here by design.
+            log("the classic builder has no registry cache: cache: harbor is not used")
+        return BuildResult(image_id=built.image_id)
 
     def push(
         self,
@@ -201,6 +174,9 @@ class ClassicBuilder:
     ) -> BuildResult:
         digest = engine.push(self.client, spec.image, spec.tag, credentials, log)
         return BuildResult(built.image_id, digest, (), built.cache_note)
+
+    def close(self) -> None:
+        """Nothing to forget: the engine's build cache stays with the engine."""
 
 
 # -- BuildKit through buildx ------------------------------------------------------------------
@@ -313,8 +289,12 @@ def buildx_argv(
                 f"type=registry,ref={spec.cache_ref},mode=max,image-manifest=true,"
                 "oci-mediatypes=true,ignore-error=true",
             ]
-    output = f"type=image,name={spec.reference},oci-mediatypes=true"
-    argv += ["--output", output + (",push=true" if spec.push else ",push=false")]
+    if spec.load:
+        # Into the runner's engine (one platform), where the image rules read it.
+        argv += ["--output", f"type=docker,name={spec.reference}"]
+    else:
+        output = f"type=image,name={spec.reference},oci-mediatypes=true"
+        argv += ["--output", output + (",push=true" if spec.push else ",push=false")]
     argv += ["--metadata-file", str(metadata_file), str(spec.context)]
     return argv
 
@@ -362,15 +342,6 @@ def parse_index(body: Mapping[str, object]) -> tuple[PlatformImage, ...]:
     return tuple(children)
 
 
-@contextmanager
-def _private_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="k1s0-buildx-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _write_private(path: Path, text: str) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -398,34 +369,54 @@ def buildx_env(
 
 @dataclass
 class BuildKitBuilder:
+    """One buildx builder for the run, created on the first build and removed by `close`, so the
+    push after a local load reuses what the load built."""
+
     endpoint: BuildKitEndpoint
     env: Mapping[str, str]
     name: str = "buildkit"
+    _directory: Path | None = None
+    _session: tuple[str, dict[str, str]] | None = None
+
+    def _open(self, credentials: engine.Credentials | None) -> tuple[str, dict[str, str]]:
+        if self._session is None:
+            self._directory = Path(tempfile.mkdtemp(prefix="k1s0-buildx-"))
+            env = buildx_env(self.env, self._directory, credentials)
+            builder_name = f"k1s0-{uuid.uuid4().hex[:12]}"
+            self._run(self.endpoint.create_argv(builder_name), env, "create the builder")
+            self._session = (builder_name, env)
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            builder_name, env = self._session
+            # Removes the docker-container builder's container; a remote one is only forgotten.
+            subprocess.run(
+                [self.endpoint.buildx, "rm", "--force", builder_name],
+                env=env,
+                capture_output=True,
+                check=False,
+                timeout=120,
+            )
+            self._session = None
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
 
     def build(
         self, spec: BuildSpec, credentials: engine.Credentials | None, log: Log
     ) -> BuildResult:
         dockerfile_in_context(spec)
-        with _private_dir() as directory:
-            env = buildx_env(self.env, directory, credentials)
-            builder_name = f"k1s0-{uuid.uuid4().hex[:12]}"
-            self._run(self.endpoint.create_argv(builder_name), env, "create the builder")
-            try:
-                return self._build(spec, env, builder_name, directory, log)
-            finally:
-                # Removes the docker-container builder's container; a remote one is only forgotten.
-                subprocess.run(
-                    [self.endpoint.buildx, "rm", "--force", builder_name],
-                    env=env,
-                    capture_output=True,
-                    check=False,
-                    timeout=120,
-                )
+        builder_name, env = self._open(credentials)
+        assert self._directory is not None
+        if spec.load:
+            spec = replace(spec, push=False, platforms=spec.platforms[:1])
+        return self._build(spec, env, builder_name, self._directory, log)
 
     def _build(
         self, spec: BuildSpec, env: dict[str, str], builder_name: str, directory: Path, log: Log
     ) -> BuildResult:
-        metadata = directory / "metadata.json"
+        metadata = directory / f"metadata-{uuid.uuid4().hex[:8]}.json"
         read_cache = bool(spec.cache_ref)
         argv = buildx_argv(self.endpoint.buildx, builder_name, spec, metadata, read_cache)
         text, failed = self._stream(argv, env, log)
@@ -465,7 +456,15 @@ class BuildKitBuilder:
         credentials: engine.Credentials,
         log: Log,
     ) -> BuildResult:
-        # BuildKit pushed while building (one step: no export to the engine and back).
+        if not built.digest:
+            # Built into the engine for the image rules: now the push, from the builder's cache.
+            builder_name, env = self._open(credentials)
+            assert self._directory is not None
+            pushed = self._build(
+                replace(spec, load=False, push=True), env, builder_name, self._directory, log
+            )
+            built = replace(pushed, cache_note=built.cache_note or pushed.cache_note)
+        # BuildKit pushes while building (one step: no export to the engine and back).
         log(f"pushed by BuildKit: {spec.reference}@{built.digest}")
         for child in built.children:
             log(f"  {child.platform}: {spec.image}@{child.digest}")

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from k1s0_action.environment import allowlisted
 from k1s0_action.errors import InputError
 
 DEFAULT_SERVER_URL = "https://github.com"
+_HEX = re.compile(r"^[0-9a-f]{7,64}$")
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,12 @@ class GitContext:
     run_attempt: str = ""
     workflow_ref: str = ""
     head_repository: str = ""
+    pull_request: int = 0  # the pull request's number on pull_request events
+    # When the commit was made: the image's `created` label, the same on every re-run.
+    commit_time: datetime | None = None
+
+    def created(self, now: datetime) -> datetime:
+        return self.commit_time or now
 
     @property
     def branch(self) -> str:
@@ -48,15 +59,6 @@ class GitContext:
             and bool(self.head_repository)
             and self.head_repository != self.repository
         )
-
-    @property
-    def is_release_build(self) -> bool:
-        """A push to the default branch (T5) or of a git tag builds a release."""
-        if self.is_pull_request:
-            return False
-        if self.ref.startswith("refs/tags/"):
-            return True
-        return self.branch == self.default_branch
 
     @property
     def source_url(self) -> str:
@@ -86,6 +88,13 @@ def _dig(data: Mapping[str, Any], *keys: str) -> str:
     return node if isinstance(node, str) else ""
 
 
+def _pull_number(event: Mapping[str, Any]) -> int:
+    pull = event.get("pull_request")
+    number = pull.get("number") if isinstance(pull, Mapping) else None
+    number = number if number is not None else event.get("number")
+    return number if isinstance(number, int) and not isinstance(number, bool) else 0
+
+
 def git_context(
     env: Mapping[str, str],
     event: Mapping[str, Any],
@@ -95,11 +104,21 @@ def git_context(
     given = {k: v for k, v in (overrides or {}).items() if v}
     event_name = given.get("event_name") or env.get("GITHUB_EVENT_NAME", "push")
     pull = event.get("pull_request") if isinstance(event.get("pull_request"), Mapping) else None
-    if pull is not None and event_name.startswith("pull_request"):
-        # Build what the author pushed, not GitHub's synthetic merge commit.
-        sha = _dig(pull, "head", "sha") or env.get("GITHUB_SHA", "")
-        head_ref = _dig(pull, "head", "ref") or env.get("GITHUB_HEAD_REF", "")
-        head_repository = _dig(pull, "head", "repo", "full_name")
+    if event_name.startswith("pull_request"):
+        # Build what the author pushed, never GitHub's synthetic merge commit (GITHUB_SHA).
+        sha = _dig(pull or {}, "head", "sha")
+        head_ref = _dig(pull or {}, "head", "ref") or env.get("GITHUB_HEAD_REF", "")
+        head_repository = _dig(pull or {}, "head", "repo", "full_name")
+        for name, value in (
+            ("sha", given.get("sha") or sha),
+            ("ref", given.get("head_ref") or head_ref),
+        ):
+            if not value:
+                raise InputError(
+                    "GITHUB_EVENT_PATH",
+                    f"the {event_name} event has no pull_request.head.{name}, so the commit the "
+                    "author pushed is unknown; run the action on a pull_request event payload",
+                )
     else:
         sha = env.get("GITHUB_SHA", "")
         head_ref = env.get("GITHUB_HEAD_REF", "")
@@ -118,9 +137,60 @@ def git_context(
         run_attempt=env.get("GITHUB_RUN_ATTEMPT", ""),
         workflow_ref=env.get("GITHUB_WORKFLOW_REF", ""),
         head_repository=head_repository,
+        pull_request=_pull_number(event) if event_name.startswith("pull_request") else 0,
     )
+    if context.sha:
+        context = _with_commit_time(context, env, event)
     if not context.sha:
         raise InputError("sha", "no commit sha: set GITHUB_SHA or pass --sha")
     if not context.branch:
         raise InputError("ref", "no branch: set GITHUB_REF or pass --ref refs/heads/<branch>")
     return context
+
+
+def _with_commit_time(
+    context: GitContext, env: Mapping[str, str], event: Mapping[str, Any]
+) -> GitContext:
+    return replace(context, commit_time=commit_time(env, event, context.sha))
+
+
+def commit_time(env: Mapping[str, str], event: Mapping[str, Any], sha: str) -> datetime | None:
+    """SOURCE_DATE_EPOCH when set (the reproducible-builds convention), else the commit's time
+    from the checkout's git, else from the push event's payload; None when none says."""
+    epoch = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        if not epoch.isdigit():
+            raise InputError("SOURCE_DATE_EPOCH", f"'{epoch}' is not a number of seconds")
+        return datetime.fromtimestamp(int(epoch), UTC)
+    workspace = env.get("GITHUB_WORKSPACE") or "."
+    found = _git_commit_time(workspace, sha, allowlisted(env)) if _HEX.match(sha) else None
+    if found:
+        return found
+    for commit in (event.get("head_commit"), *(event.get("commits") or [])):
+        if isinstance(commit, Mapping) and commit.get("id") == sha:
+            stamp = commit.get("timestamp")
+            if isinstance(stamp, str):
+                try:
+                    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+                except ValueError:
+                    return None
+    return None
+
+
+def _git_commit_time(workspace: str, sha: str, env: Mapping[str, str]) -> datetime | None:
+    try:
+        done = subprocess.run(
+            # The checkout may belong to another user (container actions run as root).
+            ["git", "-c", "safe.directory=*", "-C", workspace, "log", "-1", "--format=%ct", sha],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env=dict(env),
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = done.stdout.strip()
+    return (
+        datetime.fromtimestamp(int(text), UTC) if done.returncode == 0 and text.isdigit() else None
+    )

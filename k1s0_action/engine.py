@@ -10,8 +10,11 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.utils
 import requests
+import urllib3.exceptions
 
+from k1s0_action.credentials import Credentials
 from k1s0_action.errors import (
     BuildError,
     InputError,
@@ -53,29 +56,44 @@ class BuiltImage:
     reference: str
 
 
-@dataclass(frozen=True)
-class Credentials:
-    registry: str
-    username: str
-    password: str
-
-    def __repr__(self) -> str:  # never show the secret, whatever prints this value
-        return f"Credentials(registry={self.registry!r}, username={self.username!r})"
-
-    def auth_config(self) -> dict[str, str]:
-        return {"username": self.username, "password": self.password}
+__all__ = ["BuildRequest", "BuiltImage", "Credentials", "build", "connect", "login", "push"]
 
 
-def connect(timeout: int = 300) -> docker.APIClient:
+def connect(env: Mapping[str, str], timeout: int = 300) -> docker.APIClient:
+    """The engine the runner points at, found the way the Docker CLI finds it: DOCKER_HOST,
+    DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (docker-py's kwargs_from_env), else the default
+    socket."""
+    where = env.get("DOCKER_HOST") or "/var/run/docker.sock"
     try:
-        client = docker.APIClient(version="auto", timeout=timeout)
+        client = EngineClient(
+            version="auto", timeout=timeout, **docker.utils.kwargs_from_env(environment=env)
+        )
         client.ping()
     except (docker.errors.DockerException, requests.RequestException) as exc:
         raise BuildError(
-            "cannot reach the Docker engine; run the job on a runner with Docker "
-            f"(/var/run/docker.sock or DOCKER_HOST): {exc}"
+            f"cannot reach the Docker engine at {where}; run the job on a runner with Docker, "
+            f"or fix DOCKER_HOST/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH: {exc}"
         ) from None
     return client
+
+
+class EngineClient(docker.APIClient):  # type: ignore[misc]
+    """docker-py's client, keeping DOCKER_CERT_PATH's CA for a TLS engine.
+
+    requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's own CA (psf/requests
+    #3829), which would check the engine's certificate against the system's CAs; the Docker CLI
+    checks it against ca.pem only.
+    """
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(
+            url, proxies, stream, verify, cert
+        )
+        if isinstance(self.verify, str) and verify is None:
+            settings["verify"] = self.verify
+        return settings
 
 
 def check_build_inputs(context: Path, dockerfile: Path) -> None:
@@ -109,12 +127,22 @@ def build(client: docker.APIClient, request: BuildRequest, log: Log) -> BuiltIma
         )
         for chunk in stream:
             image_id = _follow_build(chunk, log) or image_id
+        if not image_id:
+            image_id = client.inspect_image(request.tag)["Id"]
     except docker.errors.APIError as exc:
         raise BuildError(f"docker build failed: {exc.explanation or exc}") from None
-    except requests.RequestException as exc:
-        raise BuildError(f"docker build failed: lost the Docker engine: {exc}") from None
-    if not image_id:
-        image_id = client.inspect_image(request.tag)["Id"]
+    except (
+        requests.RequestException,
+        urllib3.exceptions.HTTPError,  # the SDK reads build output from the raw response
+        docker.errors.DockerException,
+        OSError,
+    ) as exc:
+        # The engine went away mid-build (a Docker-in-Docker service died, the socket closed).
+        raise BuildError(
+            f"docker build failed: lost the Docker engine during the build "
+            f"({type(exc).__name__}); nothing was pushed - check the runner's Docker engine "
+            "and re-run the job"
+        ) from None
     return BuiltImage(image_id=image_id, reference=request.tag)
 
 
@@ -152,10 +180,6 @@ def login(client: docker.APIClient, credentials: Credentials) -> None:
         raise RegistryError(f"cannot log in to {credentials.registry}: {text}") from None
 
 
-def tag(client: docker.APIClient, image_id: str, repository: str, tag_name: str) -> None:
-    client.tag(image_id, repository, tag_name, force=True)
-
-
 def push(
     client: docker.APIClient,
     repository: str,
@@ -172,7 +196,14 @@ def push(
     def report(number: int, error: TransientError, wait: float) -> None:
         log(f"push failed ({error.diagnostics()}); retry {number} in {wait:.1f}s")
 
-    return retrying(attempt, backoff or Backoff(), on_retry=report)
+    chosen = backoff or Backoff()
+    try:
+        return retrying(attempt, chosen, on_retry=report)
+    except TransientError as error:
+        raise RegistryError(
+            f"{error.diagnostics()}; gave up after {chosen.attempts} attempts: check that the "
+            "registry is up, then re-run the job (nothing was promoted)"
+        ) from None
 
 
 def _push_once(

@@ -6,6 +6,20 @@ reads in the job log, naming the input or resource and what to do about it.
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (\\n, \\x1b...), so it cannot start a log line."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
+
+
+def shown(value: str) -> str:
+    """An input's value quoted for a message, on one line."""
+    return f"'{one_line(value)}'"
+
 
 class ActionError(Exception):
     """Base of every failure that is reported to the user instead of as a traceback."""
@@ -18,7 +32,8 @@ class InputError(ActionError):
     """An action input (or CLI flag) has a value the action cannot use."""
 
     def __init__(self, input_name: str, message: str) -> None:
-        super().__init__(f"input '{input_name}': {message}")
+        # Input values are echoed in messages: keep a hostile one from adding a log line.
+        super().__init__(one_line(f"input '{input_name}': {message}"))
         self.input_name = input_name
 
 

@@ -1,24 +1,28 @@
-"""The scan gate and the promotion that follows it, against Harbor (rule V2, tags T3).
+"""The scan gate against Harbor (rule V2): wait for the scan of the pushed digest, then judge it.
 
-`scan_gate` waits for Harbor's scan of the pushed digest and judges it; `promote` adds the release
-tags through Harbor's tag API; `publish` writes the outputs, the job summary and the SARIF file.
+`scan_gate` does the I/O (project, scan, report, allowlists) and `judge` decides from what came
+back, without I/O. The verdict is returned with its warnings and notices as data; the caller
+shows them. `preflight` checks, before anything is built, that the robot can read what the gate
+needs. `publish` writes the outputs, the job summary and the SARIF file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import semver
-
-from k1s0_action.errors import HarborError
-from k1s0_action.gha import Actions
-from k1s0_action.harbor import HarborClient, HarborNotFoundError, Project
+from k1s0_action.evidence import Reports, contradictions
+from k1s0_action.harbor import (
+    HarborClient,
+    HarborNotFoundError,
+    HarborPermissionError,
+    Project,
+    ScanOverview,
+)
 from k1s0_action.policy import (
-    SEVERITIES,
     Allowlist,
     Decision,
     PolicyConfig,
@@ -26,11 +30,11 @@ from k1s0_action.policy import (
     effective_allowlist,
     warning_lines,
 )
-from k1s0_action.promotion import LATEST, PromotionPlan, plan_promotion
-from k1s0_action.scanreport import ScanReport, Verdict, artifact_url, markdown, sarif
+from k1s0_action.scanreport import Verdict
 from k1s0_action.scanwait import WaitSettings, wait_for_scan
 
 WARNING_CAP = 10
+Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -40,15 +44,24 @@ class GateSettings:
     ignore_cves: tuple[str, ...]
     on_scan_error: str  # fail | warn
     grace: float = 5.0
+    start_scan: bool = True  # False: judge only a scan that exists (`k1s0-image gate`)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    title: str
+    message: str
 
 
 @dataclass(frozen=True)
 class GateResult:
     project: Project
     scan_status: str
-    verdict: str
+    verdict: Verdict
     decision: Decision | None
     note: str = ""
+    warnings: tuple[Annotation, ...] = ()
+    notices: tuple[Annotation, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -59,10 +72,122 @@ class GateResult:
         return self.verdict == Verdict.PASSED
 
 
-def _allowlist(client: HarborClient, project: Project) -> Allowlist:
-    reuse = project.reuse_system_allowlist
-    system = client.system_allowlist() if reuse else None
-    return effective_allowlist(project.allowlist, system, reuse)
+def preflight(client: HarborClient, project_name: str, repository: str) -> Project:
+    """What the gate reads, tried before the build: the project (project:read) and the
+    repository's artifacts (artifact:list). A 403 names the missing permission."""
+    try:
+        project = client.get_project(project_name)
+    except HarborPermissionError as error:
+        owner = _ROBOT_PROJECT.match(client.username)
+        if owner and owner.group(1) != project_name:
+            raise HarborPermissionError(
+                f"robot account '{client.username}' belongs to project {owner.group(1)}, not "
+                f"{project_name}: use a robot account of {project_name} (harbor-username)"
+            ) from None
+        raise error from None
+    # A first push: the repository does not exist yet (404 after the permission check).
+    with contextlib.suppress(HarborNotFoundError):
+        next(iter(client.list_artifacts(project_name, repository)), None)
+    return project
+
+
+_ROBOT_PROJECT = re.compile(r"^[^$]*\$([^+]+)\+")  # robot$<project>+<name>, any prefix
+SYSTEM_UNREADABLE = (
+    "the robot account cannot read Harbor's system CVE allowlist (403), which this project "
+    "uses; judging without any allowlist"
+)
+
+
+def judge(
+    project: Project,
+    system: Allowlist | None,
+    overview: ScanOverview | None,
+    timed_out: bool,
+    reports: Reports | None,
+    settings: GateSettings,
+    now: datetime,
+) -> GateResult:
+    """The verdict from what Harbor answered (no I/O). `system` is the system allowlist, None
+    when it was not read; `reports` is needed only for a finished, successful scan."""
+    status = "Timeout" if timed_out else overview.status if overview else "None"
+    if overview is None or overview.status != "Success" or timed_out or reports is None:
+        if timed_out:
+            why = (
+                f"Harbor's scan did not finish within {settings.timeout:.0f}s (input scan-timeout)"
+            )
+        elif overview is None:
+            why = "Harbor has no scan of this digest"
+        else:
+            why = f"Harbor's scan ended with status {status}"
+        if settings.on_scan_error == "warn":
+            note = f"{why}; passing without a verdict (on-scan-error: warn), latest not moved"
+            return GateResult(
+                project,
+                status,
+                Verdict.INCOMPLETE,
+                None,
+                note,
+                warnings=(Annotation("Scan incomplete", note),),
+            )
+        note = f"{why}; failing closed (set on-scan-error: warn to pass without a verdict)"
+        return GateResult(project, status, Verdict.BLOCKED, None, note)
+    notices: list[Annotation] = []
+    if project.reuse_system_allowlist and system is None:
+        notices.append(Annotation("CVE allowlist", SYSTEM_UNREADABLE))
+    decision = decide(
+        reports.findings(),
+        effective_allowlist(project.allowlist, system, project.reuse_system_allowlist),
+        PolicyConfig(
+            block_severities=frozenset(settings.block_severities),
+            ignore_cves=frozenset(settings.ignore_cves),
+        ),
+        now,
+        defects=contradictions(overview.claims, reports),
+    )
+    warnings = tuple(
+        Annotation("Medium vulnerability", line) for line in warning_lines(decision, WARNING_CAP)
+    )
+    notices += [
+        Annotation("CVE ignored", f"{cve} allowed for this run by the ignore-cves input")
+        for cve in decision.ignore_cves_used
+    ]
+    if decision.passed:
+        return GateResult(project, status, Verdict.PASSED, decision, "", warnings, tuple(notices))
+    parts = []
+    blocking = decision.blocking
+    if blocking:
+        shown = ", ".join(j.finding.label for j in blocking[:5])
+        more = f" and {len(blocking) - 5} more" if len(blocking) > 5 else ""
+        expired = decision.expired_allowlist
+        parts.append(
+            f"{len(blocking)} blocking vulnerabilities ({shown}{more}); "
+            "fix them, or allow them in Harbor's CVE allowlist or the ignore-cves input"
+            + (
+                f" (the {expired.source} CVE allowlist names some but expired at "
+                f"{expired.expiry_text()})"
+                if expired
+                else ""
+            )
+        )
+    if decision.defects:
+        more = f" (and {len(decision.defects) - 1} more)" if len(decision.defects) > 1 else ""
+        parts.append(
+            f"Harbor's scan answers do not add up: {decision.defects[0]}{more}; "
+            "failing closed: re-run the scan in Harbor, then the job"
+        )
+    note = "; ".join(parts)
+    return GateResult(project, status, Verdict.BLOCKED, decision, note, warnings, tuple(notices))
+
+
+def system_allowlist(client: HarborClient, project: Project) -> Allowlist | None:
+    """The system CVE allowlist when the project uses it and the robot may read it, else None
+    (`judge` then applies no list: stricter, never looser)."""
+    if not project.reuse_system_allowlist:
+        return None
+    try:
+        return client.system_allowlist()
+    except HarborPermissionError:
+        return None
 
 
 def scan_gate(
@@ -71,7 +196,7 @@ def scan_gate(
     repository: str,
     digest: str,
     settings: GateSettings,
-    actions: Actions,
+    log: Log,
     now: datetime | None = None,
 ) -> GateResult:
     project = client.get_project(project_name)
@@ -81,163 +206,43 @@ def scan_gate(
         project_name,
         repository,
         digest,
-        WaitSettings(timeout=settings.timeout, auto_scan=project.auto_scan, grace=settings.grace),
-        actions.info,
+        WaitSettings(
+            timeout=settings.timeout,
+            auto_scan=project.auto_scan,
+            grace=settings.grace,
+            start=settings.start_scan,
+        ),
+        log,
     )
     estimate = f"; expected ~{waited.expected:.0f}s from earlier scans" if waited.expected else ""
-    actions.info(
+    log(
         f"scan status {waited.status} after {waited.polls} polls "
         f"({client.requests_sent - sent} Harbor API requests{estimate})"
     )
     overview = waited.overview
-    if overview is None or overview.status != "Success" or waited.timed_out:
-        why = (
-            f"Harbor's scan of {digest} did not finish within {settings.timeout:.0f}s "
-            "(input scan-timeout)"
-            if waited.timed_out
-            else f"Harbor's scan of {digest} ended with status {waited.status}"
+    reports: Reports | None = None
+    system: Allowlist | None = None
+    if overview is not None and overview.status == "Success" and not waited.timed_out:
+        reports = client.vulnerability_reports(project_name, repository, digest)
+        log(
+            f"Harbor reports {overview.total} vulnerabilities (overall severity "
+            f"{overview.severity or 'none'}); the report lists {len(reports.findings())}"
         )
-        if settings.on_scan_error == "warn":
-            note = f"{why}; passing without a verdict (on-scan-error: warn), latest not moved"
-            actions.warning(note, title="Scan incomplete")
-            return GateResult(project, waited.status, Verdict.INCOMPLETE, None, note)
-        note = f"{why}; failing closed (set on-scan-error: warn to pass without a verdict)"
-        return GateResult(project, waited.status, Verdict.BLOCKED, None, note)
-
-    findings = client.vulnerabilities(project_name, repository, digest)
-    actions.info(
-        f"Harbor reports {overview.total} vulnerabilities (overall severity "
-        f"{overview.severity or 'none'}); the report lists {len(findings)}"
-    )
-    if overview.total and not findings:
-        # Passing on an empty report the overview contradicts would be failing open.
-        raise HarborError(
-            f"Harbor's scan of {digest} counts {overview.total} vulnerabilities but its report "
-            "lists none; re-run the scan in Harbor, then the job"
+        system = system_allowlist(client, project)
+        log(
+            "CVE allowlist: "
+            + (
+                "the system's (the project reuses it)"
+                if project.reuse_system_allowlist
+                else f"the project's own ({project.name})"
+            )
         )
-    decision = decide(
-        findings,
-        _allowlist(client, project),
-        PolicyConfig(
-            block_severities=frozenset(settings.block_severities),
-            ignore_cves=frozenset(settings.ignore_cves),
-        ),
+    return judge(
+        project,
+        system,
+        overview,
+        waited.timed_out,
+        reports,
+        settings,
         now or datetime.now(UTC),
-    )
-    for line in warning_lines(decision, WARNING_CAP):
-        actions.warning(line, title="Medium vulnerability")
-    for cve in decision.ignore_cves_used:
-        actions.notice(f"{cve} allowed for this run by the ignore-cves input", title="CVE ignored")
-    if decision.passed:
-        return GateResult(project, overview.status, Verdict.PASSED, decision)
-    blocking = decision.blocking
-    shown = ", ".join(f"{j.finding.id} ({j.finding.severity})" for j in blocking[:5])
-    more = f" and {len(blocking) - 5} more" if len(blocking) > 5 else ""
-    note = (
-        f"{len(blocking)} blocking vulnerabilities ({shown}{more}); "
-        "fix them, or allow them in Harbor's CVE allowlist or the ignore-cves input"
-    )
-    return GateResult(project, overview.status, Verdict.BLOCKED, decision, note)
-
-
-def remove_blocked(
-    client: HarborClient, project: str, repository: str, digest: str, tag: str, actions: Actions
-) -> None:
-    try:
-        client.delete_tag(project, repository, digest, tag)
-        actions.info(f"removed the tag {tag} of the blocked image (keep-blocked: false)")
-    except HarborError as error:
-        actions.warning(f"could not remove the tag {tag} of the blocked image: {error}")
-
-
-def repository_tags(client: HarborClient, project: str, repository: str) -> dict[str, str]:
-    return {
-        tag: artifact.digest
-        for artifact in client.list_artifacts(project, repository)
-        for tag in artifact.tags
-    }
-
-
-def promote(
-    client: HarborClient,
-    image: str,
-    project: str,
-    repository: str,
-    digest: str,
-    plan: PromotionPlan,
-    actions: Actions,
-) -> None:
-    for move in plan.add:
-        if move.tag == LATEST and move.previous_digest:
-            # Harbor refuses a tag that exists in the repository, so `latest` leaves first.
-            # Gone already means someone else moved it meanwhile; creating it below settles it.
-            with contextlib.suppress(HarborNotFoundError):
-                client.delete_tag(project, repository, move.previous_digest, LATEST)
-        client.create_tag(project, repository, digest, move.tag)
-        actions.info(f"promoted {image}:{move.tag} -> {digest}")
-    for tag, reason in plan.skipped:
-        actions.info(f"not promoting {tag}: {reason}")
-
-
-def plan_release_tags(
-    client: HarborClient,
-    image: str,
-    project: str,
-    repository: str,
-    digest: str,
-    version: semver.Version | None,
-    wanted: tuple[str, ...],
-    gate: GateResult,
-) -> PromotionPlan:
-    return plan_promotion(
-        image,
-        version,
-        wanted,
-        digest,
-        repository_tags(client, project, repository) if wanted else {},
-        latest_allowed=gate.latest_allowed,
-        latest_withheld_reason="the scan did not complete (on-scan-error: warn)",
-    )
-
-
-def counts(decision: Decision | None) -> dict[str, int]:
-    found: Mapping[str, int] = decision.found_by_severity() if decision else {}
-    return {severity: found.get(severity, 0) for severity in SEVERITIES if severity != "none"}
-
-
-def publish(
-    actions: Actions,
-    report: ScanReport,
-    sarif_location: str,
-) -> None:
-    path = actions.write_workspace_file(
-        f"k1s0-image-scan-{report.digest.removeprefix('sha256:')[:12]}.sarif",
-        json.dumps(sarif(report, sarif_location), indent=2),
-    )
-    actions.set_output("scan-status", report.scan_status)
-    actions.set_output("vulnerabilities", counts(report.decision))
-    actions.set_output("blocked", report.verdict == Verdict.BLOCKED)
-    actions.set_output("sarif-file", str(path))
-    actions.summary(markdown(report))
-
-
-def report_for(
-    image: str,
-    digest: str,
-    harbor_url: str,
-    repository: str,
-    gate: GateResult,
-    promoted: tuple[str, ...],
-    withheld: tuple[tuple[str, str], ...],
-) -> ScanReport:
-    return ScanReport(
-        image=image,
-        digest=digest,
-        scan_status=gate.scan_status,
-        verdict=gate.verdict,
-        decision=gate.decision,
-        artifact_url=artifact_url(harbor_url, gate.project.id, repository, digest),
-        promoted=promoted,
-        withheld=withheld,
-        note=gate.note,
     )

@@ -25,6 +25,9 @@ class PolicyRequest:
     rekor_url: str = "https://rekor.sigstore.dev"
     ignore_tlog: bool = False
     ignore_sct: bool = False
+    # `--attestations`: also require the gate's vuln attestation (issue 14).
+    attestations: bool = False
+    max_scan_age_hours: int = 168
 
     @property
     def image_pattern(self) -> str:
@@ -44,6 +47,45 @@ def keyless_attestor(request: PolicyRequest) -> dict[str, Any]:
     if request.workflow_repository:
         keyless["additionalExtensions"] = {"githubWorkflowRepository": request.workflow_repository}
     return {"keyless": keyless}
+
+
+VULN_PREDICATE_TYPE = "https://cosign.sigstore.dev/attestation/vuln/v1"
+# JMESPath over the predicate (attestation.py): Harbor's findings at Critical or High, and what
+# the gate recorded as allowed (project/system allowlist or ignore-cves).
+BLOCKING_FINDINGS = (
+    "{{ scanner.result.findings[?severity == 'Critical' || severity == 'High'].id }}"
+)
+RECORDED_ALLOWED = "{{ scanner.result.gate.allowed }}"
+
+
+def vuln_attestation(request: PolicyRequest) -> dict[str, Any]:
+    """The vuln predicate must be there, signed by the same identity, list no Critical/High
+    finding outside the recorded allowlist, and come from a scan that finished recently."""
+    return {
+        "type": VULN_PREDICATE_TYPE,
+        "attestors": [{"count": 1, "entries": [keyless_attestor(request)]}],
+        "conditions": [
+            {
+                "all": [
+                    {
+                        "key": "{{ time_since('', '{{ metadata.scanFinishedOn }}', '') }}",
+                        "operator": "DurationLessThanOrEquals",
+                        "value": f"{request.max_scan_age_hours}h",
+                        "message": (
+                            f"the scan is older than {request.max_scan_age_hours}h: rescan "
+                            "and re-attest"
+                        ),
+                    },
+                    {
+                        "key": BLOCKING_FINDINGS,
+                        "operator": "AllIn",
+                        "value": RECORDED_ALLOWED,
+                        "message": "Critical/High findings outside the recorded allowlist",
+                    },
+                ]
+            }
+        ],
+    }
 
 
 def cluster_policy(request: PolicyRequest) -> dict[str, Any]:
@@ -85,5 +127,12 @@ def cluster_policy(request: PolicyRequest) -> dict[str, Any]:
     }
 
 
+def with_attestations(policy: dict[str, Any], request: PolicyRequest) -> dict[str, Any]:
+    if request.attestations:
+        policy["spec"]["rules"][0]["verifyImages"][0]["attestations"] = [vuln_attestation(request)]
+    return policy
+
+
 def render_policy(request: PolicyRequest) -> str:
-    return yaml.safe_dump(cluster_policy(request), sort_keys=False, width=1000)
+    policy = with_attestations(cluster_policy(request), request)
+    return yaml.safe_dump(policy, sort_keys=False, width=1000)

@@ -18,7 +18,8 @@ REGISTRY_HOST = re.compile(
     r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*"
     r"(?::[0-9]{1,5})?$"
 )
-MAX_REPOSITORY_LENGTH = 255
+# Docker's reference grammar caps the whole name, registry host included, at 255 characters.
+MAX_NAME_LENGTH = 255
 
 
 class Layer(StrEnum):
@@ -82,6 +83,11 @@ def image_name(
     if domain:
         check_component("domain", domain)
     name = f"{harbor_project(project_prefix, layer)}/{repository_name(layer, service, domain)}"
-    if len(name) > MAX_REPOSITORY_LENGTH:
-        raise InputError("service", f"the repository name '{name}' is longer than 255 characters")
-    return f"{registry}/{name}"
+    full = f"{registry}/{name}"
+    if len(full) > MAX_NAME_LENGTH:
+        raise InputError(
+            "domain" if domain and len(domain) > len(service) else "service",
+            f"the image name {registry}/{name[:40]}... is {len(full)} characters long, over "
+            f"Docker's limit of {MAX_NAME_LENGTH} (registry host included); shorten it",
+        )
+    return full

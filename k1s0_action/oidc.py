@@ -126,6 +126,7 @@ def request_token(
     actions: Actions,
     backoff: Backoff | None = None,
     audience: str = AUDIENCE,
+    timeout: float = 30.0,
 ) -> IdentityToken:
     """Asks the runner's token service for a token for `audience` and masks it at once."""
     url = env.get(URL_VARIABLE, "")
@@ -135,7 +136,7 @@ def request_token(
     actions.mask(bearer)
 
     def attempt() -> str:
-        return _fetch(f"{url}&audience={quote(audience, safe='')}", bearer)
+        return _fetch(f"{url}&audience={quote(audience, safe='')}", bearer, timeout)
 
     def report(number: int, error: TransientError, wait: float) -> None:
         actions.info(f"OIDC token request failed ({error}); retry {number} in {wait:.1f}s")
@@ -150,12 +151,12 @@ def request_token(
     return IdentityToken(value=token, identity=identity_from_claims(decode_claims(token)))
 
 
-def _fetch(url: str, bearer: str) -> str:
+def _fetch(url: str, bearer: str, timeout: float) -> str:
     try:
         response = requests.get(
             url,
             headers={"Authorization": f"bearer {bearer}", "Accept": "application/json"},
-            timeout=30,
+            timeout=timeout,
         )
     except requests.RequestException as exc:
         raise TransientError(f"cannot reach the token service: {type(exc).__name__}") from None

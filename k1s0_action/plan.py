@@ -8,10 +8,12 @@ from datetime import datetime
 
 import semver
 
+from k1s0_action.cleanup import BRANCH_LABEL, PULL_REQUEST_LABEL
 from k1s0_action.context import GitContext
+from k1s0_action.errors import InputError
 from k1s0_action.naming import Layer, harbor_project, image_name, repository_name
-from k1s0_action.tags import TagPlan, branch_tags, release_tags, short_sha
-from k1s0_action.versioning import parse_version
+from k1s0_action.tags import MAX_TAG_LENGTH, TagPlan, branch_tags, release_tags, short_sha
+from k1s0_action.versioning import parse_version, tag_version
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,13 @@ class BuildPlan:
     project: str
     repository: str
     tags: TagPlan
-    version: semver.Version | None
+    version: semver.Version | None  # None: not a release build
     labels: tuple[tuple[str, str], ...]
+
+    @property
+    def version_label(self) -> str:
+        """What the image calls its version: the release, else the build tag."""
+        return str(self.version) if self.version else self.tags.push_tag
 
     @property
     def push_ref(self) -> str:
@@ -52,7 +59,7 @@ class BuildPlan:
 
 
 def oci_labels(
-    context: GitContext, title: str, version_label: str, created: datetime
+    context: GitContext, title: str, version_label: str, created: datetime, release: bool = False
 ) -> tuple[tuple[str, str], ...]:
     labels = [
         ("org.opencontainers.image.created", created.strftime("%Y-%m-%dT%H:%M:%SZ")),
@@ -62,7 +69,48 @@ def oci_labels(
     ]
     if context.source_url:
         labels.append(("org.opencontainers.image.source", context.source_url))
+    if not release and not context.ref.startswith("refs/tags/"):
+        # Where a branch build came from, for the cleanup (T6): the tag cannot be mapped back.
+        labels.append((BRANCH_LABEL, context.branch))
+        if context.is_pull_request and context.pull_request:
+            labels.append((PULL_REQUEST_LABEL, str(context.pull_request)))
     return tuple(sorted(labels))
+
+
+def release_version(request: PlanRequest, context: GitContext) -> semver.Version | None:
+    """The release this build makes, or None when it is not a release.
+
+    A git tag that is a semantic version is the release (leading 'v' dropped, as
+    metadata-action's type=semver reads it); a `version` input must then agree with it. Any other
+    git tag (`nightly`) is not a release. A push to the default branch releases `version`.
+    """
+    if context.is_pull_request:
+        return None
+    if context.ref.startswith("refs/tags/"):
+        tag = context.ref.removeprefix("refs/tags/")
+        from_tag = tag_version(tag)
+        if from_tag is None:
+            return None
+        if request.version and parse_version(request.version) != from_tag:
+            raise InputError(
+                "version",
+                f"'{request.version}' differs from the pushed git tag '{tag}'; leave 'version' "
+                "empty on tag pushes or make the two agree",
+            )
+        return from_tag
+    if context.branch != context.default_branch:
+        return None
+    return parse_version(request.version)
+
+
+def check_tags(tags: TagPlan) -> None:
+    for tag in tags.all_tags:
+        if len(tag) > MAX_TAG_LENGTH:
+            raise InputError(
+                "version",
+                f"makes the tag '{tag[:40]}...' {len(tag)} characters long, over Docker's "
+                f"limit of {MAX_TAG_LENGTH}; use a shorter version",
+            )
 
 
 def make_plan(request: PlanRequest, context: GitContext, created: datetime) -> BuildPlan:
@@ -70,12 +118,9 @@ def make_plan(request: PlanRequest, context: GitContext, created: datetime) -> B
         request.registry, request.project_prefix, request.layer, request.service, request.domain
     )
     sha7 = short_sha(context.sha)
-    version: semver.Version | None = None
-    if context.is_release_build:
-        version = parse_version(request.version)
-        tags = release_tags(version, sha7)
-    else:
-        tags = branch_tags(context.branch, sha7)
+    version = release_version(request, context)
+    tags = release_tags(version, sha7) if version else branch_tags(context.branch, sha7)
+    check_tags(tags)
     name = repository_name(request.layer, request.service, request.domain)
     version_label = str(version) if version else tags.push_tag
     return BuildPlan(
@@ -85,5 +130,5 @@ def make_plan(request: PlanRequest, context: GitContext, created: datetime) -> B
         repository=name,
         tags=tags,
         version=version,
-        labels=oci_labels(context, name, version_label, created),
+        labels=oci_labels(context, name, version_label, created, release=version is not None),
     )

@@ -22,15 +22,17 @@ The rules, in order:
   versions. Not exact semver: a pre-release whose last identifier is numeric (`1.3.0-rc.1`) counts
   as a version too; `1.3.0-rc1` does not (Harbor's patterns cannot say "digits only").
 - **R2** `always` over artifacts tagged `latest`: the one artifact `latest` points to.
-- **R3** `nDaysSinceLastPush` 7 over every artifact, tagged or not. Harbor knows nothing of merges,
-  so "removed 7 days after merge" becomes "removed 7 days after the build was pushed": a branch
-  build `<branch>-<sha7>` (T4/T6) is deleted at the first run more than 7 days after its push,
-  whether or not the branch was merged; each new commit on a branch is a new artifact with its own
-  7 days. The rule cannot be limited to branch builds: Harbor's tag selectors see all tags of an
-  artifact (`excludes` selects an artifact when any tag does not match), and every release artifact
-  also carries a `<version>-<sha7>` tag. So it retains all young artifacts, which also protects a
-  build between its push and its promotion; the cost is that a release beyond the 10 newest
-  stays until it is 7 days old, and an untagged or unpromoted artifact is kept for 7 days.
+- **R3, backstop** `nDaysSinceLastPush` 30 over every artifact, tagged or not. Branch builds are
+  deleted exactly 7 days after their pull request was merged (or closed, or their branch deleted)
+  by `k1s0-image cleanup` (k1s0_action.cleanup), which asks GitHub; Harbor knows nothing of
+  merges. This rule only catches what the cleanup cannot see or judge (builds without the branch
+  label, repositories whose cleanup workflow does not run, untagged leftovers) 30 days after
+  their push. It cannot be limited to branch builds: Harbor's tag selectors see all tags of an
+  artifact (`excludes` selects an artifact when any tag does not match), and every release
+  artifact also carries a `<version>-<sha7>` tag. So it retains all artifacts younger than 30
+  days, which also protects a build between its push and its promotion; the cost is that a
+  release beyond the 10 newest stays until it is 30 days old, and an untagged or unpromoted
+  artifact is kept for 30 days.
 
 Runs on the optional cron schedule (Harbor's six-field cron, seconds first), or when triggered.
 """
@@ -46,7 +48,7 @@ from k1s0_action.errors import InputError
 
 RELEASES_KEPT = 10  # R1
 LATEST_TAG = "latest"  # R2
-BRANCH_BUILD_DAYS = 7  # R3
+BRANCH_BUILD_DAYS = 30  # R3's backstop; the cleanup deletes branch builds 7 days after merge
 
 _DIGIT = "{0,1,2,3,4,5,6,7,8,9}"
 _OPTIONAL_DIGIT = "{,0,1,2,3,4,5,6,7,8,9}"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from k1s0_action.policy import Decision, Disposition, Judged
+from k1s0_action.policy import UNRECOGNISED, Decision, Disposition, Judged
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TABLE_CAP = 50
@@ -20,10 +21,10 @@ _SARIF_LEVEL = {
 }
 
 
-class Verdict:
+class Verdict(StrEnum):
     PASSED = "passed"
     BLOCKED = "blocked"
-    INCOMPLETE = "scan incomplete"
+    INCOMPLETE = "incomplete"  # the scan did not finish and on-scan-error is warn
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class ScanReport:
     image: str
     digest: str
     scan_status: str
-    verdict: str
+    verdict: Verdict
     decision: Decision | None
     artifact_url: str
     promoted: tuple[str, ...] = ()
@@ -54,20 +55,25 @@ def _cell(text: str) -> str:
 def _finding_row(judged: Judged) -> str:
     f = judged.finding
     link = f"[{_cell(f.id)}]({f.link})" if f.link else _cell(f.id)
+    severity = f.severity.capitalize()
+    if f.reported_severity and f.severity == UNRECOGNISED:
+        severity = f"{severity} ({_cell(f.reported_severity)})"
     return (
         f"| {link} | {_cell(f.package)} | {_cell(f.version)} | {_cell(f.fix_version)} "
-        f"| {f.severity.capitalize()} | {judged.disposition.value} |"
+        f"| {severity} | {judged.disposition.value} |"
     )
 
 
 _ICON = {Verdict.PASSED: "✅", Verdict.BLOCKED: "⛔", Verdict.INCOMPLETE: "⚠️"}
+_LABEL = {Verdict.INCOMPLETE: "scan incomplete"}
 
 
 def markdown(report: ScanReport) -> str:
     lines = [
         "## Harbor scan gate",
         "",
-        f"**{_ICON.get(report.verdict, '')} {report.verdict}** (scan status: "
+        f"**{_ICON.get(report.verdict, '')} {_LABEL.get(report.verdict, report.verdict)}** "
+        "(scan status: "
         f"{report.scan_status or 'none'})",
         "",
     ]
@@ -96,11 +102,12 @@ def markdown(report: ScanReport) -> str:
         lines.append(f"\n> `{cve}` allowed for this run by the `ignore-cves` input.")
     if decision.expired_allowlist is not None:
         expired = decision.expired_allowlist
-        when = expired.expires_at.isoformat() if expired.expires_at else "?"
         lines.append(
-            f"\n> The {expired.source} CVE allowlist expired at {when}; its entries were not "
-            "applied."
+            f"\n> The {expired.source} CVE allowlist expired at {expired.expiry_text()}; its "
+            "entries were not applied."
         )
+    for defect in decision.defects:
+        lines.append(f"\n> Failing closed: {_cell(defect)}")
     shown = [*decision.blocking, *decision.warnings]
     if shown:
         lines += [

@@ -7,7 +7,6 @@ in a private temporary directory that is removed when cosign is done.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -21,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from k1s0_action.context import GitContext
+from k1s0_action.credentials import Credentials
+from k1s0_action.environment import allowlisted
 from k1s0_action.errors import InputError, SigningError, TransientError
 from k1s0_action.gha import Actions
-from k1s0_action.inputs import ActionInputs
-from k1s0_action.oidc import WorkflowIdentity, request_token
+from k1s0_action.oidc import IdentityToken, WorkflowIdentity, request_token
 from k1s0_action.retry import Backoff, retrying
 
 DIGEST_REF = re.compile(r"^(?P<repository>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})$")
@@ -55,16 +55,33 @@ class SigstoreConfig:
     ignore_sct: bool = False
 
     @classmethod
-    def from_inputs(cls, inputs: ActionInputs) -> SigstoreConfig:
+    def create(
+        cls,
+        fulcio_url: str,
+        rekor_url: str,
+        trusted_root: str = "",
+        tlog_upload: bool = True,
+        signature_format: str = "legacy",
+    ) -> SigstoreConfig:
+        """The configuration, with `ignore_sct` read from the trusted root's CT logs."""
         return cls(
-            fulcio_url=inputs.fulcio_url,
-            rekor_url=inputs.rekor_url,
-            trusted_root=inputs.trusted_root,
-            tlog_upload=inputs.tlog_upload,
-            signature_format=inputs.signature_format,
-            ignore_sct=bool(inputs.trusted_root)
-            and not trusted_root_has_ctlogs(inputs.trusted_root),
+            fulcio_url=fulcio_url,
+            rekor_url=rekor_url,
+            trusted_root=trusted_root,
+            tlog_upload=tlog_upload,
+            signature_format=signature_format,
+            ignore_sct=bool(trusted_root) and not trusted_root_has_ctlogs(trusted_root),
         )
+
+
+@dataclass(frozen=True)
+class SigningSettings:
+    """The signing stage's inputs: whether to sign, where, and the issuer deploys will trust."""
+
+    enabled: bool
+    sigstore: SigstoreConfig
+    certificate_oidc_issuer: str
+    token_timeout: float = 30.0  # seconds per request to the runner's OIDC token service
 
 
 @dataclass(frozen=True)
@@ -80,11 +97,7 @@ class VerifyPolicy:
         return cls(issuer=identity.issuer, identity_regexp=identity.identity_regexp)
 
 
-@dataclass(frozen=True)
-class RegistryAuth:
-    registry: str
-    username: str
-    password: str = field(repr=False)
+RegistryAuth = Credentials  # the registry login cosign uses is the robot account itself
 
 
 @dataclass(frozen=True)
@@ -274,20 +287,15 @@ def docker_config(directory: Path, auth: RegistryAuth | None) -> Path:
     directory.mkdir(mode=0o700, exist_ok=True)
     auths = {}
     if auth:
-        basic = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
-        auths[auth.registry] = {"auth": basic}
+        auths[auth.registry] = {"auth": auth.basic()}
     write_secret(directory / "config.json", json.dumps({"auths": auths}))
     return directory
 
 
 def cosign_env(env: Mapping[str, str], config_dir: Path) -> dict[str, str]:
-    # cosign must use the token we hand it, never fetch its own from the runner.
-    dropped = (
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "SIGSTORE_ID_TOKEN",
-    )
-    clean = {key: value for key, value in env.items() if key not in dropped}
+    """An allowlist of `env` (k1s0_action.environment): cosign must use the token we hand it,
+    never fetch its own, and never see INPUT_* (the robot's secret) or the job's tokens."""
+    clean = allowlisted(env)
     clean["DOCKER_CONFIG"] = str(config_dir)
     return clean
 
@@ -355,41 +363,47 @@ def verify(
         raise
 
 
-def sign_and_verify(
-    image_ref: str,
-    inputs: ActionInputs,
-    context: GitContext,
-    actions: Actions,
-    env: Mapping[str, str] | None = None,
-    version: str = "",
-    backoff: Backoff | None = None,
-) -> SignatureResult:
-    """Signs the digest keylessly, then proves the signature verifies for this workflow."""
-    environment = dict(os.environ if env is None else env)
-    split_digest_ref(image_ref)
-    config = SigstoreConfig.from_inputs(inputs)
-    token = request_token(environment, context, actions)
-    identity = token.identity
-    if identity.issuer != inputs.certificate_oidc_issuer:
+def _token(
+    settings: SigningSettings, env: Mapping[str, str], context: GitContext, actions: Actions
+) -> IdentityToken:
+    token = request_token(env, context, actions, timeout=settings.token_timeout)
+    if token.identity.issuer != settings.certificate_oidc_issuer:
         # Deploy pipelines check the configured issuer; a certificate from another would never
         # verify there, so nothing is signed at all.
         raise InputError(
             "certificate-oidc-issuer",
-            f"is {inputs.certificate_oidc_issuer}, but this job's OIDC token comes from "
-            f"{identity.issuer}; set it to the issuer deploy pipelines trust",
+            f"is {settings.certificate_oidc_issuer}, but this job's OIDC token comes from "
+            f"{token.identity.issuer}; set it to the issuer deploy pipelines trust",
         )
+    return token
+
+
+def sign_and_verify(
+    image_ref: str,
+    settings: SigningSettings,
+    auth: Credentials | None,
+    context: GitContext,
+    actions: Actions,
+    env: Mapping[str, str],
+    version: str = "",
+    backoff: Backoff | None = None,
+) -> SignatureResult:
+    """Signs the digest keylessly, then proves the signature verifies for this workflow.
+
+    `env` is the runner's environment as the caller chose to pass it: the OIDC request variables
+    are read from it, and cosign gets only its allowlisted part.
+    """
+    split_digest_ref(image_ref)
+    config = settings.sigstore
+    token = _token(settings, env, context, actions)
+    identity = token.identity
     policy = VerifyPolicy.for_identity(identity)
     repository, _ = split_digest_ref(image_ref)
     allow_http = is_loopback(repository)
-    auth = (
-        RegistryAuth(inputs.registry, inputs.harbor_username, inputs.harbor_password)
-        if inputs.harbor_username
-        else None
-    )
     with private_dir() as secrets:
         cosign = Cosign(
-            path=cosign_path(environment),
-            env=cosign_env(environment, docker_config(secrets / "docker", auth)),
+            path=cosign_path(env),
+            env=cosign_env(env, docker_config(secrets / "docker", auth)),
             actions=actions,
             backoff=backoff or Backoff(),
         )
@@ -410,6 +424,41 @@ def sign_and_verify(
             verify(cosign, image_ref, policy, config, allow_http)
             command = render(verify_argv("cosign", image_ref, policy, config, allow_http))
             actions.info(f"verified: {command}")
+    return _result(image_ref, config, identity, command)
+
+
+def verify_released(
+    image_ref: str,
+    settings: SigningSettings,
+    auth: Credentials | None,
+    context: GitContext,
+    actions: Actions,
+    env: Mapping[str, str],
+    backoff: Backoff | None = None,
+) -> SignatureResult:
+    """Re-checks that an already released digest verifies for this workflow (a re-run)."""
+    config = settings.sigstore
+    identity = _token(settings, env, context, actions).identity
+    policy = VerifyPolicy.for_identity(identity)
+    repository, _ = split_digest_ref(image_ref)
+    allow_http = is_loopback(repository)
+    with private_dir() as secrets:
+        cosign = Cosign(
+            path=cosign_path(env),
+            env=cosign_env(env, docker_config(secrets / "docker", auth)),
+            actions=actions,
+            backoff=backoff or Backoff(),
+        )
+        with actions.group(f"Verify {image_ref}"):
+            verify(cosign, image_ref, policy, config, allow_http)
+            command = render(verify_argv("cosign", image_ref, policy, config, allow_http))
+            actions.info(f"verified: {command}")
+    return _result(image_ref, config, identity, command)
+
+
+def _result(
+    image_ref: str, config: SigstoreConfig, identity: WorkflowIdentity, command: str
+) -> SignatureResult:
     return SignatureResult(
         image_ref=image_ref,
         signature=signature_reference(image_ref, config.signature_format),

@@ -36,6 +36,14 @@ def parse_version(value: str, input_name: str = "version") -> semver.Version:
     return version
 
 
+def tag_version(tag: str) -> semver.Version | None:
+    """The version a git tag names (`v1.2.3`, `1.2.3`), or None when it names none."""
+    try:
+        return parse_version(tag, "ref")
+    except InputError:
+        return None
+
+
 def stable_versions(tags: Iterable[str]) -> list[semver.Version]:
     """The stable (non-prerelease) semver versions among a repository's tags."""
     found = []

@@ -36,6 +36,8 @@ from typing import Any
 import docker
 import docker.errors
 
+from k1s0_stack.github import events
+from k1s0_stack.github.contract import validate_event
 from k1s0_stack.process import CACHE
 
 RUNNER_IMAGE = "k1s0.local/act-runner:bookworm"  # scripts/base-images.sh
@@ -104,23 +106,11 @@ def git_repository(path: Path, branch: str, remote: str, message: str = "e2e") -
 
 
 def push_event(
-    sha: str, branch: str, repository: str, default_branch: str = "main"
+    sha: str, branch: str, repository: str, default_branch: str = "main", timestamp: str = ""
 ) -> dict[str, Any]:
-    owner, _, name = repository.partition("/")
-    return {
-        "ref": f"refs/heads/{branch}",
-        "before": "0" * 40,
-        "after": sha,
-        "created": False,
-        "deleted": False,
-        "head_commit": {"id": sha},
-        "repository": {
-            "full_name": repository,
-            "name": name,
-            "owner": {"login": owner, "name": owner},
-            "default_branch": default_branch,
-        },
-    }
+    """A GitHub-shaped push payload (checked against @octokit/openapi-webhooks); `timestamp` is
+    the head commit's (ISO 8601), as GitHub gives it."""
+    return events.push_event(sha, branch, repository, default_branch, timestamp)
 
 
 @dataclass(frozen=True)
@@ -187,6 +177,9 @@ class ActRun:
         return argv
 
     def run(self, api: docker.APIClient, state: Path) -> ActResult:
+        problems = validate_event(self.event_name, self.event)
+        if problems:  # the action is tested on events shaped as GitHub sends them
+            raise ValueError("the event payload is not GitHub-shaped:\n" + "\n".join(problems))
         state.mkdir(parents=True, exist_ok=True)
         (state / "event.json").write_text(json.dumps(self.event))
         # act asks which image size to use when it finds no actrc; give it an empty config home.

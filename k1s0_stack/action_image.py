@@ -1,26 +1,31 @@
 """Builds the action's own Dockerfile from local parts, the way the end-to-end tests and the
-benchmark need it: the locally made Python base instead of the pinned Docker Hub one, and cosign
-from the project's tool cache (served on loopback, so the Dockerfile's checksum check still runs).
+benchmark need it: the locally made Python base instead of the pinned Docker Hub one, with the
+locked wheels and cosign from the project's tool cache in it (build_base), so the Dockerfile's
+hash and checksum checks still run and the build needs no network.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import hashlib
-import http.server
-import threading
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 
-from k1s0_stack.process import tool
+from k1s0_stack.process import CACHE, tool
 
 LOCAL_PYTHON_IMAGE = "k1s0.local/python:3.11-bookworm"  # scripts/base-images.sh
 REPOSITORY = "k1s0e2e/action"
+BASE_REPOSITORY = "k1s0e2e/action-build-base"
+LOCAL_DIR = "/k1s0-local"  # where the build base keeps the wheels and cosign
 
 
 @dataclass(frozen=True)
@@ -68,36 +73,81 @@ def context_digest(root: Path, *extra: str) -> str:
     return digest.hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def serve_file(path: Path, preferred_port: int = 0) -> Iterator[str]:
-    """Serves one file on 127.0.0.1 for the duration of a build; yields its URL.
+def wheelhouse(root: Path) -> Path:
+    """The wheels requirements.lock pins, downloaded once from PyPI (hashes checked by pip) into
+    the tool cache, one directory per lock file."""
+    lock = root / "requirements.lock"
+    directory = CACHE / "wheels" / hashlib.sha256(lock.read_bytes()).hexdigest()[:16]
+    done = directory / ".complete"
+    if not done.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+             "--require-hashes", "--no-deps", "--only-binary=:all:",
+             "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+             "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64",
+             "--platform", "manylinux_2_28_x86_64", "--platform", "any",
+             "--dest", str(directory), "-r", str(lock)],
+            check=True,
+        )  # fmt: skip
+        done.write_text("")
+    return directory
 
-    The URL is a build argument, and the classic builder's cache key includes build arguments: a
-    stable port (when free) keeps warm builds cached.
-    """
-    data = path.read_bytes()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+def build_base(
+    api: docker.APIClient,
+    root: Path,
+    python_image: str = LOCAL_PYTHON_IMAGE,
+    cosign: Path | None = None,
+) -> tuple[str, dict[str, str]]:
+    """The local stand-in for the Dockerfile's build stage base, and the build arguments that use
+    it. It is the local Python base plus what GitHub's build downloads: the locked wheels, which pip
+    finds through PIP_FIND_LINKS with PIP_NO_INDEX (still checking requirements.lock's hashes), and
+    cosign, which the Dockerfile's fetch-checked step reads from a file:// URL and checks against
+    its sha256. The Dockerfile then builds without any network, as the action's own build (under
+    act, in the release workflow) must here."""
+    cosign_path = cosign or Path(tool("cosign"))
+    cosign_sha = hashlib.sha256(cosign_path.read_bytes()).hexdigest()
+    wheels = wheelhouse(root)
+    base_id = str(api.inspect_image(python_image)["Id"])
+    key = hashlib.sha256(f"{base_id}\0{cosign_sha}\0{wheels.name}".encode()).hexdigest()[:16]
+    reference = f"{BASE_REPOSITORY}:{key}"
+    buildargs = {
+        "PYTHON_IMAGE": reference,
+        "COSIGN_URL": f"file://{LOCAL_DIR}/cosign",
+        "COSIGN_SHA256": cosign_sha,
+    }
+    if _exists(api, reference):
+        return reference, buildargs
+    with tempfile.TemporaryDirectory(prefix="k1s0-action-base-") as scratch:
+        context = Path(scratch)
+        shutil.copytree(wheels, context / "wheels", ignore=shutil.ignore_patterns(".complete"))
+        shutil.copy2(cosign_path, context / "cosign")
+        (context / "Dockerfile").write_text(
+            f"FROM {python_image}\n"
+            f"COPY wheels/ {LOCAL_DIR}/wheels/\n"
+            f"COPY cosign {LOCAL_DIR}/cosign\n"
+            f"ENV PIP_NO_INDEX=1 PIP_FIND_LINKS={LOCAL_DIR}/wheels\n"
+        )
+        _stream(api.build(path=str(context), tag=reference, rm=True, forcerm=True, decode=True))
+    return reference, buildargs
 
-        def log_message(self, *args: Any) -> None:
-            return
 
+def _exists(api: docker.APIClient, reference: str) -> bool:
     try:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", preferred_port), Handler)
-    except OSError:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
-    finally:
-        server.shutdown()
-        server.server_close()
+        api.inspect_image(reference)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def _stream(stream: Iterator[dict[str, Any]], log: Callable[[str], None] | None = None) -> None:
+    for chunk in stream:
+        if "error" in chunk or "errorDetail" in chunk:
+            raise RuntimeError(f"action image build failed: {chunk}")
+        text = chunk.get("stream")
+        if log and isinstance(text, str) and text.strip():
+            log(text.rstrip("\n"))
 
 
 def build_action_image(
@@ -108,30 +158,21 @@ def build_action_image(
     nocache: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> ActionImage:
-    """`docker build --network host` of the action's Dockerfile with the local build arguments."""
-    cosign_path = cosign or Path(tool("cosign"))
-    cosign_sha = hashlib.sha256(cosign_path.read_bytes()).hexdigest()
-    base_id = str(api.inspect_image(python_image)["Id"])
-    reference = f"{REPOSITORY}:{context_digest(root, base_id, cosign_sha)}"
-    with serve_file(cosign_path, 20000 + int(cosign_sha[:8], 16) % 20000) as cosign_url:
-        stream = api.build(
+    """`docker build` of the action's Dockerfile from the local build base, without network."""
+    base, buildargs = build_base(api, root, python_image, cosign)
+    base_id = str(api.inspect_image(base)["Id"])
+    reference = f"{REPOSITORY}:{context_digest(root, base_id)}"
+    _stream(
+        api.build(
             path=str(root),
             tag=reference,
-            buildargs={
-                "PYTHON_IMAGE": python_image,
-                "COSIGN_URL": cosign_url,
-                "COSIGN_SHA256": cosign_sha,
-            },
-            network_mode="host",
+            buildargs=buildargs,
+            network_mode="none",
             nocache=nocache,
             rm=True,
             forcerm=True,
             decode=True,
-        )
-        for chunk in stream:
-            if "error" in chunk or "errorDetail" in chunk:
-                raise RuntimeError(f"action image build failed: {chunk}")
-            text = chunk.get("stream")
-            if log and isinstance(text, str) and text.strip():
-                log(text.rstrip("\n"))
+        ),
+        log,
+    )
     return ActionImage(image_id=str(api.inspect_image(reference)["Id"]), reference=reference)

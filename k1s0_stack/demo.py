@@ -38,7 +38,7 @@ def run_demo(version: str, ref: str) -> int:
         sigstore: LocalSigstore | None = None
         try:
             sigstore = start_sigstore(work / "sigstore", with_rekor=True)
-            harbor.create_project("k1s0-system")
+            harbor.create_project("k1s0-system", auto_scan=True)
             robot = harbor.create_robot("k1s0-system", "demo")
             workspace = work / "workspace"
             shutil.copytree(SAMPLE, workspace / "sample-service")

@@ -1,9 +1,10 @@
 """A fault-injecting HTTP proxy: forwards to a real service, except that the next N requests whose
-path starts with a prefix are answered with an error status (503 by default)."""
+path starts with a prefix are answered with an error status (503 by default), after `hang` s."""
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,6 +22,7 @@ class FaultProxy:
     port: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     status: int = 503
+    hang: float = 0.0  # seconds a failing request waits before its answer (past a client timeout)
     # (method, path, status answered) for every request, in order
     log: list[tuple[str, str, int]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,6 +68,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             if proxy._take_failure(self.path):
                 proxy.log.append((self.command, self.path, proxy.status))
+                if proxy.hang:
+                    time.sleep(proxy.hang)
                 data = b'{"code":14,"message":"injected fault"}'
                 self.send_response(proxy.status)
                 self.send_header("Content-Type", "application/json")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from k1s0_stack.github.events import push_event
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -70,8 +72,13 @@ def run_action(
     event_file = runner / "event.json"
     output_file.write_text("")
     summary_file.write_text("")
-    default_event = {"repository": {"default_branch": "main", "full_name": repository}}
-    event_file.write_text(json.dumps(event or default_event))
+    if event is None:  # GitHub-shaped (checked against @octokit/openapi-webhooks by the tests)
+        event = (
+            push_event(sha, ref, repository)
+            if event_name == "push"
+            else {"repository": {"default_branch": "main", "full_name": repository}}
+        )
+    event_file.write_text(json.dumps(event))
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),

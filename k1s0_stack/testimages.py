@@ -180,10 +180,12 @@ def push_raw_image(
     subject: dict[str, Any] | None = None,
     layer_media_type: str = "application/vnd.oci.image.layer.v1.tar+gzip",
     artifact_type: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> str:
     """Pushes a one-layer OCI image (or, with `subject`, an accessory manifest) with the registry
     API, under `reference` (a tag; None: by digest); returns the manifest digest. For tests that
-    need an artifact but not a real build."""
+    need an artifact but not a real build. `labels` go into the image config, where Harbor shows
+    them as `extra_attrs.config.Labels`."""
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w:gz") as tar:
         for name, content in (files or {"hello.txt": b"hello\n"}).items():
@@ -191,9 +193,14 @@ def push_raw_image(
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
     layer_bytes = layer.getvalue()
-    config = json.dumps(
-        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
-    ).encode()
+    config_fields: dict[str, Any] = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": []},
+    }
+    if labels:
+        config_fields["config"] = {"Labels": labels}
+    config = json.dumps(config_fields).encode()
     config_digest = _upload_blob(base_url, repository, config, auth)
     layer_digest = _upload_blob(base_url, repository, layer_bytes, auth)
     manifest: dict[str, Any] = {

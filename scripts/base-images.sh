@@ -74,3 +74,18 @@ if [ "$have_ca" != "$ca_sha" ]; then
   trap - EXIT
   echo "made $PYTHON_IMAGE and $RUNNER_IMAGE" >&2
 fi
+
+# act's job container stands in for ubuntu-latest, which has git: the release workflow commits and
+# pushes the release commit (tests/e2e/test_release.py). Remade after the Python image changes.
+python_id=$(docker image inspect -f '{{.Id}}' "$PYTHON_IMAGE")
+have_git=$(docker image inspect -f '{{index .Config.Labels "k1s0.runner-git"}}' "$RUNNER_IMAGE" 2>/dev/null || true)
+if [ "$have_git" != "$python_id" ]; then
+  context=$(mktemp -d)
+  trap 'rm -rf "$context"' EXIT
+  printf 'FROM %s\nRUN apt-get update -q && apt-get install -y -q --no-install-recommends git && rm -rf /var/lib/apt/lists/*\nLABEL k1s0.runner-git=%s\n' \
+    "$PYTHON_IMAGE" "$python_id" >"$context/Dockerfile"
+  docker build --network host -q -t "$RUNNER_IMAGE" "$context" >/dev/null 2>"$context/log" || { cat "$context/log" >&2; exit 1; }
+  rm -rf "$context"
+  trap - EXIT
+  echo "made $RUNNER_IMAGE (with git)" >&2
+fi

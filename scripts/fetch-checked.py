@@ -1,7 +1,9 @@
 """Downloads one file and installs it only if its sha256 matches (used by the action's Dockerfile).
 
 The classic Docker builder, which act and docker-py use, has no `ADD --checksum`, and the slim
-Python base has no curl: the standard library does both jobs.
+Python base has no curl: the standard library does both jobs. A `file:///` URL names a file in the
+build stage's base image (the tests' local stand-in carries cosign there, as nothing can be
+downloaded from GitHub on the test machines); the checksum is checked all the same.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from pathlib import Path
 
 
 def main(url: str, sha256: str, dest: str) -> int:
-    if not url.startswith(("https://", "http://127.0.0.1:")):
-        print(f"refusing {url}: only https (or a loopback test server) is allowed", file=sys.stderr)
+    if not url.startswith(("https://", "file:///")):
+        print(f"refusing {url}: only https or a file in the base image", file=sys.stderr)
         return 1
     with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 - scheme checked
         data = response.read()

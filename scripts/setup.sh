@@ -34,6 +34,8 @@ fi
 
 "$root/scripts/go-tools.sh"
 "$root/scripts/buildkit.sh"
+"$root/scripts/octokit-specs.sh"
 "$root/scripts/trivy-db.sh" >/dev/null
 "$root/scripts/dockerd.sh" start
 "$root/scripts/base-images.sh"
+"$root/scripts/standin-images.sh"

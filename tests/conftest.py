@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from k1s0_stack.faults import FaultProxy
-from k1s0_stack.harbor import LocalHarbor, Robot
+from k1s0_stack.harbor import ACTION_PERMISSIONS, LocalHarbor, Robot
 from k1s0_stack.registry import Registry
 from k1s0_stack.sigstore import LocalSigstore, start_sigstore
 
@@ -87,14 +87,14 @@ def harbor_project(harbor: LocalHarbor, request: pytest.FixtureRequest) -> str:
     """A fresh project (auto scan on) with a unique name; settings via
     `@pytest.mark.parametrize("harbor_project", [{...}], indirect=True)`."""
     name = f"k1s0hb-{uuid.uuid4().hex[:8]}"
-    harbor.create_project(name, **getattr(request, "param", {}))
+    harbor.create_project(name, **{"auto_scan": True, **getattr(request, "param", {})})
     return name
 
 
 @pytest.fixture
 def harbor_robot(harbor: LocalHarbor, harbor_project: str) -> Robot:
-    """A robot of `harbor_project` with the permissions the action needs."""
-    return harbor.create_robot(harbor_project, "ci")
+    """A robot of `harbor_project` with exactly the permissions the action needs."""
+    return harbor.create_robot(harbor_project, "ci", permissions=ACTION_PERMISSIONS)
 
 
 # -- the local keyless stack (k1s0_stack.sigstore) -----------------------------------------------

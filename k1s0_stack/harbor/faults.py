@@ -20,7 +20,9 @@ class Fault:
 
 @dataclass(frozen=True)
 class ScanBehaviour:
-    outcome: str = "success"  # "success" | "error" | "stuck"
+    # "success" | "error" | "stuck" | "unreachable" (the scanner cannot be reached: Harbor
+    # refuses the scan request itself with 400, see Scanner.request)
+    outcome: str = "success"
     duration: float = 0.0  # seconds the scan stays Running at least
 
 
@@ -55,7 +57,7 @@ class FaultPlan:
             self._scans = {None: ScanBehaviour()}
 
     def set_scan(self, repository: str | None, behaviour: ScanBehaviour) -> None:
-        if behaviour.outcome not in ("success", "error", "stuck"):
+        if behaviour.outcome not in ("success", "error", "stuck", "unreachable"):
             raise ValueError(f"unknown scan outcome {behaviour.outcome!r}")
         with self._lock:
             self._scans[repository] = behaviour

@@ -10,34 +10,44 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import requests
 from flask import Flask, Response, g, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from k1s0_stack.harbor import contract
-from k1s0_stack.harbor.api import API, empty, errors_response, json_response, make_api
+from k1s0_stack.harbor import contract, csrf
+from k1s0_stack.harbor.api import make_api
+from k1s0_stack.harbor.errors import HarborError
 from k1s0_stack.harbor.faults import Fault, FaultPlan, ScanBehaviour
+from k1s0_stack.harbor.records import Project
+from k1s0_stack.harbor.sbom import SbomGenerator
 from k1s0_stack.harbor.scanner import Scanner
 from k1s0_stack.harbor.service import (
     CI_PERMISSIONS,
     Harbor,
-    HarborError,
     Principal,
     Robot,
     permission_entries,
     scannable,
 )
-from k1s0_stack.harbor.store import Store, load_or_create_secrets
+from k1s0_stack.harbor.settings import Mimic
+from k1s0_stack.harbor.store import Store, load_or_create_secrets, now
+from k1s0_stack.harbor.web import API, empty, errors_response, json_response
 from k1s0_stack.process import free_port
 from k1s0_stack.registry import Registry
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 REALM = 'Basic realm="harbor"'
@@ -70,12 +80,15 @@ class LocalHarbor:
         validate: bool = False,
         port: int = 0,
         trivy_db: str | None = None,
+        mimic: Mimic | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.mimic = mimic or Mimic()
         self.validate = validate
         self.port = port
         self.trivy_db = trivy_db
         self.faults = FaultPlan()
+        self.csrf = csrf.CsrfGuard()
         self._violations: list[str] = []
         self._violations_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
@@ -101,8 +114,16 @@ class LocalHarbor:
             self._registry_auth,
             self.trivy_db,
         )
+        self.sbom = SbomGenerator(
+            self.harbor,
+            lambda: self._registry().url,
+            lambda: self._registry().host,
+            self._registry_auth,
+            self.trivy_db,
+        )
         self.port = self.port or free_port()
-        self._server = make_server("127.0.0.1", self.port, create_app(self), threaded=True)
+        app = _single_encoded_slashes(create_app(self).wsgi_app)
+        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         self.scanner.resume()
@@ -115,6 +136,8 @@ class LocalHarbor:
             self._server = None
         if getattr(self, "scanner", None) is not None:
             self.scanner.stop()
+        if getattr(self, "sbom", None) is not None:
+            self.sbom.stop()
         if self.registry is not None:
             self.registry.stop()
             self.registry = None
@@ -147,23 +170,23 @@ class LocalHarbor:
     def create_project(
         self,
         name: str,
-        auto_scan: bool = True,
-        prevent_vul: bool = False,
-        severity: str = "high",
-        reuse_sys_cve_allowlist: bool = True,
         cve_allowlist: Sequence[Mapping[str, Any]] = (),
-    ) -> dict[str, Any]:
-        metadata = {
-            "auto_scan": str(auto_scan).lower(),
-            "prevent_vul": str(prevent_vul).lower(),
-            "severity": severity,
-            "reuse_sys_cve_allowlist": str(reuse_sys_cve_allowlist).lower(),
-        }
+        **metadata: str | bool,
+    ) -> Project:
+        """A project as Harbor stores one created through its API: `public` ("false" unless
+        given) and only the metadata keys given (`auto_scan=True`, `prevent_vul`, `severity`,
+        `reuse_sys_cve_allowlist`, ...; booleans become "true"/"false"). An absent
+        `reuse_sys_cve_allowlist` means the system allowlist applies, as in Harbor.
+        `cve_allowlist` items ({"cve_id", "expires_at"?}) become the project's own list (Harbor
+        would take them from a later PUT; its create ignores them); the earliest `expires_at`
+        is the list's."""
+        meta = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in metadata.items()}
+        meta.setdefault("public", "false")
         allowlist: dict[str, Any] = {"items": [{"cve_id": i["cve_id"]} for i in cve_allowlist]}
         expiries = [i["expires_at"] for i in cve_allowlist if i.get("expires_at") is not None]
         if expiries:
             allowlist["expires_at"] = min(int(e) for e in expiries)
-        return self.harbor.create_project(name, metadata, allowlist)
+        return self.harbor.create_project(name, meta, allowlist if cve_allowlist else None)
 
     def create_robot(
         self,
@@ -171,14 +194,16 @@ class LocalHarbor:
         name: str,
         permissions: Iterable[str] = CI_PERMISSIONS,
         duration: int = -1,
+        secret: str | None = None,
     ) -> Robot:
         """A project robot; permissions are short names (service.PERMISSION_SETS) or
-        "resource:action" pairs."""
+        "resource:action" pairs. `secret` chooses its secret (Harbor generates one otherwise)."""
         robot, secret = self.harbor.create_robot(
             name,
             "project",
             [{"kind": "project", "namespace": project, "access": permission_entries(permissions)}],
             duration,
+            secret=secret,
         )
         return Robot(id=int(robot["id"]), name=robot["name"], secret=secret)
 
@@ -202,6 +227,44 @@ class LocalHarbor:
     ) -> None:
         """How the next scans of `repository` ("project/name"; None = every repository) behave."""
         self.faults.set_scan(repository, ScanBehaviour(outcome, duration))
+
+    def set_scan_state(
+        self,
+        repository: str,
+        reference: str,
+        status: str | None,
+        report: Mapping[str, Any] | None = None,
+        report_id: str | None = None,
+        log: str = "",
+    ) -> None:
+        """Puts the artifact's last scan in `status` (None: never scanned; "Pending", "Running",
+        "Success" with `report`, "Error", "Stopped", "Refused": a request the scanner refused),
+        as a test's starting state."""
+        artifact = self.harbor.resolve(repository, reference)
+        if artifact is None:
+            raise KeyError(f"{repository}@{reference} is not in LocalHarbor")
+        scan: dict[str, Any] | None = None
+        if status is not None:
+            moment = now()
+            started = status not in ("Pending",)
+            ended = status in ("Success", "Error", "Stopped")
+            scan = {
+                "report_id": report_id or str(uuid.uuid4()),
+                "status": status,
+                "start_time": moment if started else None,
+                "end_time": moment if ended else None,
+                "complete_percent": 100 if status == "Success" else 0,
+                "duration": 1 if ended else 0,
+                "report": dict(report) if status == "Success" and report is not None else None,
+                "log": log,
+            }
+        self.harbor.set_scan(int(artifact["id"]), scan)
+
+    def settle_scans(self, timeout: float = 60.0) -> None:
+        """Waits until no scan is queued, pending or running."""
+        deadline = time.monotonic() + timeout
+        while self.harbor.unfinished_scans() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -242,10 +305,32 @@ def create_app(ctx: LocalHarbor) -> Flask:
             fault = ctx.faults.take(operation)
             if fault is not None:
                 return _apply(fault)
+        if request.path.startswith("/_k1s0/") or csrf.skipped(request.path, request.cookies):
+            return None
+        sent = request.headers.get(csrf.TOKEN_HEADER) or request.form.get(csrf.TOKEN_FORM_FIELD)
+        outcome = ctx.csrf.check(request.method, request.cookies, sent)
+        g.csrf = outcome
+        if outcome.refusal is not None:
+            return errors_response(403, "FORBIDDEN", outcome.refusal)
         return None
 
     @app.after_request
     def after(response: Response) -> Response:
+        # Beego's session: every answer (API, /v2/, errors) sets the session cookie.
+        session = request.cookies.get(csrf.SESSION_COOKIE) or csrf.new_session_id()
+        response.set_cookie(csrf.SESSION_COOKIE, session, path="/", httponly=True)
+        outcome: csrf.Outcome | None = g.get("csrf")
+        if outcome is not None:
+            response.headers["X-Harbor-Csrf-Token"] = outcome.token
+            if outcome.cookie is not None:
+                response.set_cookie(
+                    csrf.CSRF_COOKIE,
+                    outcome.cookie,
+                    max_age=csrf.MAX_AGE,
+                    path="/",
+                    httponly=True,
+                    samesite="Strict",
+                )
         if request.path.startswith(API):
             response.headers.setdefault(
                 "X-Request-Id", request.headers.get("X-Request-Id", _request_id())
@@ -265,7 +350,7 @@ def create_app(ctx: LocalHarbor) -> Flask:
 
     @app.errorhandler(404)
     def unknown(_: Exception) -> Response:
-        return errors_response(404, "NOT_FOUND", f"{request.path} not found")
+        return errors_response(404, "NOT_FOUND", f"path {request.path} was not found")
 
     @app.errorhandler(405)
     def not_allowed(_: Exception) -> Response:
@@ -281,7 +366,7 @@ def create_app(ctx: LocalHarbor) -> Flask:
     @app.route("/v2/", endpoint="registry_ping", methods=["GET", "HEAD"])
     def registry_ping() -> Response:
         if g.principal is None:
-            return _registry_unauthorized("authentication required")
+            return _registry_unauthorized("unauthorized: unauthorized")
         return Response(
             "{}",
             headers={"Docker-Distribution-API-Version": "registry/2.0"},
@@ -312,6 +397,12 @@ def create_app(ctx: LocalHarbor) -> Flask:
         ctx.set_scan_behaviour(**request.get_json(force=True))
         return empty(201)
 
+    @app.route("/_k1s0/mimic", endpoint="k1s0_mimic", methods=["POST"])
+    def admin_mimic() -> Response:
+        harbor.require_admin(g.principal)
+        ctx.mimic = Mimic(**request.get_json(force=True))
+        return empty(201)
+
     @app.route("/_k1s0/violations", endpoint="k1s0_violations", methods=["GET"])
     def admin_violations() -> Response:
         harbor.require_admin(g.principal)
@@ -333,6 +424,20 @@ def create_app(ctx: LocalHarbor) -> Flask:
         return contract.validate_response(answer, _operation())
 
     return app
+
+
+def _single_encoded_slashes(app: WSGIApplication) -> WSGIApplication:
+    """Harbor routes on the raw path, so `tools%2Fhelper` names one repository segment as
+    `tools%252Fhelper` does (captures: both work, a raw `/` is 404). The WSGI server has already
+    decoded %2F to `/` in PATH_INFO; this puts the segment back, encoded once more."""
+
+    def wrapped(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        raw = str(environ.get("REQUEST_URI") or environ.get("RAW_URI") or "").split("?", 1)[0]
+        if raw.startswith(API) and "%2f" in raw.lower():
+            environ["PATH_INFO"] = unquote(re.sub("%2[fF]", "%252F", raw))
+        return app(environ, start_response)
+
+    return wrapped
 
 
 def _operation() -> str | None:
@@ -380,7 +485,7 @@ def _registry_error(status: int, code: str, message: str) -> Response:
 
 
 def _registry_unauthorized(message: str) -> Response:
-    response = _registry_error(401, "UNAUTHORIZED", f"unauthorized: {message}")
+    response = _registry_error(401, "UNAUTHORIZED", message)
     response.headers["WWW-Authenticate"] = REALM
     response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
     return response
@@ -405,10 +510,12 @@ def _proxy(ctx: LocalHarbor, rest: str) -> Response:
     harbor = ctx.harbor
     who: Principal | None = g.principal
     if who is None:
-        return _registry_unauthorized("authentication required")
+        return _registry_unauthorized("unauthorized: unauthorized")
     if rest == "_catalog":
         if not who.admin:
-            return _registry_unauthorized("only an administrator can list the catalog")
+            return _registry_unauthorized(
+                "unauthorized to list catalog: unauthorized to list catalog"
+            )
         return _forward(ctx, rest, None)
     if "/referrers/" in rest and request.method == "GET":
         return _referrers(ctx, who, *rest.rsplit("/referrers/", 1))
@@ -440,7 +547,8 @@ def _proxy(ctx: LocalHarbor, rest: str) -> Response:
         # Harbor resolves tags from its database: a tag deleted through the API is gone.
         artifact = harbor.resolve(name, reference)
         if artifact is None:
-            return _registry_error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {name}:{reference}")
+            # Harbor core answers a tag it does not know from its database.
+            return _registry_error(404, "NOT_FOUND", f"artifact {name}:{reference} not found")
         rest = f"{name}/manifests/{artifact['digest']}"
     if kind == "manifests" and request.method == "GET":
         artifact = harbor.resolve(name, reference)
@@ -459,7 +567,8 @@ def _referrers(ctx: LocalHarbor, who: Principal, name: str, digest: str) -> Resp
     """OCI 1.1 referrers API (Harbor serves it; distribution 2.8 does not): the accessories whose
     subject is `digest`, as an image index, optionally filtered by artifactType."""
     if not ctx.harbor.allowed(who, name.split("/", 1)[0], "repository", "pull"):
-        return _registry_unauthorized(f"unauthorized to access repository: {name}, action: pull")
+        message = f"unauthorized to access repository: {name}, action: pull"
+        return _registry_unauthorized(f"{message}: {message}")
     wanted = request.args.get("artifactType")
     manifests = [
         {k: v for k, v in a["descriptor"].items() if v}

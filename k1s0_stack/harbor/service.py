@@ -4,24 +4,38 @@ overviews, retention), independent of HTTP. Errors carry Harbor's status, code a
 from __future__ import annotations
 
 import copy
-import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
+from k1s0_stack.harbor import rbac
+from k1s0_stack.harbor.errors import (
+    HarborError,
+    bad_request,
+    forbidden,
+    not_found,
+    unauthorized,
+)
+from k1s0_stack.harbor.records import (
+    Access,
+    Allowlist,
+    Artifact,
+    Project,
+    Repository,
+    RobotAccount,
+    RobotPermission,
+    Scan,
+    Tag,
+)
 from k1s0_stack.harbor.store import ZERO_TIME, Store, hash_secret, now, secret_matches
-from k1s0_stack.trivy import REPORT_MIME, SCANNER, SEVERITIES, summary
+from k1s0_stack.trivy import SEVERITIES
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 ROBOT_PREFIX = "robot$"
 COSIGN_TAG_RE = re.compile(r"^sha256-([0-9a-f]{64})\.sig$")
-DEFAULT_ACCEPT = (
-    "application/vnd.security.vulnerability.report; version=1.1, "
-    "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0"
-)
 BUILDKIT_CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
 SCANNABLE_MEDIA_TYPES = frozenset(
     {
@@ -37,46 +51,34 @@ PERMISSION_SETS: dict[str, tuple[tuple[str, str], ...]] = {
     "tag-create": (("tag", "create"),),
     "tag-delete": (("tag", "delete"),),
     "tag-list": (("tag", "list"),),
-    "artifact-read": (("artifact", "read"), ("artifact-addition", "read")),
+    "artifact-read": (("artifact", "read"),),
+    "artifact-addition-read": (("artifact-addition", "read"),),  # the vulnerability report
     "artifact-list": (("artifact", "list"),),
     "artifact-delete": (("artifact", "delete"),),
     "accessory-list": (("accessory", "list"),),
+    "project-read": (("project", "read"),),
+    "metadata-read": (("metadata", "read"),),
     "repository-read": (("repository", "read"), ("repository", "list")),
     "repository-delete": (("repository", "delete"),),
-    "retention": tuple(
-        ("tag-retention", a) for a in ("create", "read", "update", "list", "operate")
-    ),
+    # handler/retention.go: create, read, update (also to trigger a run), list executions.
+    "retention": tuple(("tag-retention", a) for a in ("create", "read", "update", "list")),
 }
-CI_PERMISSIONS = (
+# Exactly what the action needs (README "Robot account permissions"): push and pull the image,
+# read the project (its CVE allowlist settings), read and list artifacts, read the vulnerability
+# report, start and read scans, add and delete tags.
+ACTION_PERMISSIONS = (
     "push",
     "pull",
+    "project-read",
+    "artifact-read",
+    "artifact-list",
+    "artifact-addition-read",
     "scan",
     "tag-create",
     "tag-delete",
     "tag-list",
-    "artifact-read",
-    "artifact-list",
-    "accessory-list",
-    "repository-read",
 )
-
-
-class HarborError(Exception):
-    """An API error as Harbor reports it: {"errors":[{"code": ..., "message": ...}]}."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def not_found(message: str) -> HarborError:
-    return HarborError(404, "NOT_FOUND", message)
-
-
-def bad_request(message: str) -> HarborError:
-    return HarborError(400, "BAD_REQUEST", message)
+CI_PERMISSIONS = ACTION_PERMISSIONS
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def permission_entries(permissions: Iterable[str]) -> list[dict[str, str]]:
         else:
             raise ValueError(f"unknown permission {permission!r}")
         for resource, action in pairs:
-            entry = {"resource": resource, "action": action, "effect": "allow"}
+            entry = {"resource": resource, "action": action}
             if entry not in access:
                 access.append(entry)
     return access
@@ -133,28 +135,39 @@ class Harbor:
                     return Principal(username, False, int(robot["id"]))
         return None
 
-    def allowed(self, principal: Principal, project: str, resource: str, action: str) -> bool:
-        if principal.admin:
+    def allowed(
+        self,
+        principal: Principal | None,
+        project_ref: str,
+        resource: str,
+        action: str,
+        by_name: bool = True,
+    ) -> bool:
+        """Harbor's HasProjectPermission: `resource` "project" is the project itself."""
+        if principal is not None and principal.admin:
             return True
+        project = self._find_project(project_ref, by_name)
+        if project is None:
+            return False
+        public = project["metadata"].get("public") == "true"
+        if principal is None:
+            return rbac.anonymous_can(public, resource, action)
         with self.store.lock:
             robot = self.store.data["robots"].get(str(principal.robot_id))
-            if robot is None:
-                return False
-            for permission in robot["permissions"]:
-                if permission["namespace"] not in (project, "*"):
-                    continue
-                for access in permission["access"]:
-                    if access["resource"] == resource and access["action"] in (action, "*"):
-                        return True
-        return False
+            permissions = copy.deepcopy(robot["permissions"]) if robot else []
+        return rbac.robot_can(permissions, project["name"], public, resource, action)
 
     def require(
-        self, principal: Principal | None, project: str, resource: str, action: str
+        self,
+        principal: Principal | None,
+        project_ref: str,
+        resource: str,
+        action: str,
+        by_name: bool = True,
     ) -> None:
-        if principal is None:
-            raise HarborError(401, "UNAUTHORIZED", "unauthorized")
-        if not self.allowed(principal, project, resource, action):
-            raise HarborError(403, "FORBIDDEN", "forbidden")
+        """Harbor's RequireProjectAccess: 401 for anonymous callers, else 403."""
+        if not self.allowed(principal, project_ref, resource, action, by_name):
+            raise unauthorized() if principal is None else forbidden()
 
     @staticmethod
     def require_admin(principal: Principal | None) -> None:
@@ -170,54 +183,60 @@ class Harbor:
         name: str,
         metadata: Mapping[str, str] | None = None,
         cve_allowlist: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Project:
         if not name or len(name) > 255 or not NAME_RE.match(name):
-            raise bad_request(
-                f"project name is not in lower case or contains illegal characters: {name}"
-            )
+            raise bad_request("project name is not in lower case or contains illegal characters")
         with self.store.transaction() as data:
             if name in data["projects"]:
                 raise HarborError(409, "CONFLICT", f"The project named {name} already exists")
             project_id = self.store.new_id()
             moment = now()
-            meta = {"public": "false"}
-            meta.update({k: str(v) for k, v in (metadata or {}).items() if v is not None})
-            project = {
+            meta = {k: str(v) for k, v in (metadata or {}).items() if v is not None}
+            project: Project = {
                 "project_id": project_id,
                 "name": name,
                 "creation_time": moment,
                 "update_time": moment,
                 "metadata": meta,
-                "cve_allowlist": self._allowlist(project_id, cve_allowlist, None),
+                "cve_allowlist": self._allowlist(project_id, cve_allowlist or {}, None),
             }
             data["projects"][name] = project
             return project
 
     def _allowlist(
         self, project_id: int, given: Mapping[str, Any] | None, old: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        moment = now()
-        allowlist: dict[str, Any] = {
-            "id": (old or {}).get("id") or self.store.new_id(),
+    ) -> Allowlist:
+        # Harbor's allowlist DAO leaves both times at Go's zero time (captures); ids are kept
+        # exactly as given (its validator only refuses empty ones).
+        allowlist: Allowlist = {
+            "id": (old or {}).get("id", self.store.new_id() if project_id else 0),
             "project_id": project_id,
-            "items": [{"cve_id": i["cve_id"]} for i in (given or {}).get("items") or []],
-            "creation_time": (old or {}).get("creation_time", moment),
-            "update_time": moment,
+            "items": [{"cve_id": str(i["cve_id"])} for i in (given or {}).get("items") or []],
+            "creation_time": ZERO_TIME,
+            "update_time": ZERO_TIME,
         }
+        if any(not item["cve_id"] for item in allowlist["items"]):
+            raise bad_request("empty_cve_id: empty CVE ID in allowlist")
         if (given or {}).get("expires_at") is not None:
             allowlist["expires_at"] = int((given or {})["expires_at"])
         return allowlist
 
-    def project(self, name_or_id: str, by_name: bool = False) -> dict[str, Any]:
+    def project(self, name_or_id: str, by_name: bool = False) -> Project:
+        found = self._find_project(name_or_id, by_name)
+        if found is None:
+            raise not_found(f"project {name_or_id} not found")
+        return found
+
+    def _find_project(self, name_or_id: str, by_name: bool) -> Project | None:
         with self.store.lock:
             projects = self.store.data["projects"]
             if name_or_id in projects:
-                return dict(projects[name_or_id])
+                return copy.deepcopy(projects[name_or_id])
             if not by_name and name_or_id.isdigit():
                 for project in projects.values():
                     if project["project_id"] == int(name_or_id):
-                        return dict(project)
-        raise not_found(f"project {name_or_id} not found")
+                        return copy.deepcopy(project)
+        return None
 
     def update_project(
         self, name: str, metadata: Mapping[str, Any] | None, cve_allowlist: Mapping[str, Any] | None
@@ -243,13 +262,13 @@ class Harbor:
                 raise HarborError(
                     412,
                     "PRECONDITION",
-                    f"the project {name} contains repositories, can not be deleted",
+                    "precondition failed: the project contains repositories, can not be deleted",
                 )
             del data["projects"][name]
 
-    def projects(self) -> list[dict[str, Any]]:
+    def projects(self) -> list[Project]:
         with self.store.lock:
-            return [dict(p) for p in self.store.data["projects"].values()]
+            return [copy.deepcopy(p) for p in self.store.data["projects"].values()]
 
     def repo_count(self, project: str) -> int:
         with self.store.lock:
@@ -257,9 +276,9 @@ class Harbor:
                 1 for r in self.store.data["repositories"].values() if r["project"] == project
             )
 
-    def system_allowlist(self) -> dict[str, Any]:
+    def system_allowlist(self) -> Allowlist:
         with self.store.lock:
-            return dict(self.store.data["system_allowlist"])
+            return copy.deepcopy(self.store.data["system_allowlist"])
 
     def set_system_allowlist(self, given: Mapping[str, Any]) -> None:
         with self.store.transaction() as data:
@@ -275,26 +294,41 @@ class Harbor:
         duration: int = -1,
         description: str = "",
         secret: str | None = None,
-    ) -> tuple[dict[str, Any], str]:
+    ) -> tuple[RobotAccount, str]:
         if level != "project":
             raise bad_request("only project-level robot accounts are supported here")
         if not NAME_RE.match(name):
             raise bad_request(
                 f"robot name is not in lower case or contains illegal characters: {name}"
             )
+        if not permissions or any(not p.get("access") for p in permissions):
+            raise bad_request("bad request empty permission")
         if len(permissions) != 1 or permissions[0].get("kind") != "project":
-            raise bad_request("a project level robot must have exactly one project permission")
+            raise bad_request("bad request permission")
+        access: list[Access] = []
+        for given in permissions[0]["access"]:
+            entry: Access = {"resource": str(given["resource"]), "action": str(given["action"])}
+            if given.get("effect"):
+                entry["effect"] = str(given["effect"])
+            access.append(entry)
         project = str(permissions[0].get("namespace", ""))
-        self.project(project, by_name=True)
+        granted: list[RobotPermission] = [
+            {"kind": "project", "namespace": project, "access": access}
+        ]
+        for resource, action in rbac.invalid_pairs(granted):
+            raise bad_request(f"bad request permission: {resource}:{action}")
+        project_id = self.project(project, by_name=True)["project_id"]
         full_name = f"{ROBOT_PREFIX}{project}+{name}"
         secret = secret or secrets.token_urlsafe(24)
         with self.store.transaction() as data:
             if any(r["name"] == full_name for r in data["robots"].values()):
-                raise HarborError(409, "CONFLICT", f"robot account {full_name} already exists")
+                raise HarborError(
+                    409, "CONFLICT", f"robot account {project_id}:{project}+{name} already exists"
+                )
             robot_id = self.store.new_id()
             moment = now()
             expires = -1 if duration == -1 else _epoch() + duration * 86400
-            robot = {
+            robot: RobotAccount = {
                 "id": robot_id,
                 "name": full_name,
                 "description": description,
@@ -304,20 +338,7 @@ class Harbor:
                 "expires_at": expires,
                 "disable": False,
                 "editable": True,
-                "permissions": [
-                    {
-                        "kind": "project",
-                        "namespace": project,
-                        "access": [
-                            {
-                                "resource": a["resource"],
-                                "action": a["action"],
-                                "effect": a.get("effect", "allow"),
-                            }
-                            for a in permissions[0].get("access") or []
-                        ],
-                    }
-                ],
+                "permissions": granted,
                 "secret_hash": hash_secret(secret, self._salt),
                 "creator_type": "local",
                 "creator_ref": 1,
@@ -325,18 +346,18 @@ class Harbor:
                 "update_time": moment,
             }
             data["robots"][str(robot_id)] = robot
-            return dict(robot), secret
+            return copy.deepcopy(robot), secret
 
-    def robots(self) -> list[dict[str, Any]]:
+    def robots(self) -> list[RobotAccount]:
         with self.store.lock:
-            return [dict(r) for r in self.store.data["robots"].values()]
+            return [copy.deepcopy(r) for r in self.store.data["robots"].values()]
 
-    def robot(self, robot_id: int) -> dict[str, Any]:
+    def robot(self, robot_id: int) -> RobotAccount:
         with self.store.lock:
             robot = self.store.data["robots"].get(str(robot_id))
         if robot is None:
             raise not_found(f"robot {robot_id} not found")
-        return dict(robot)
+        return copy.deepcopy(robot)
 
     def delete_robot(self, robot_id: int) -> None:
         with self.store.transaction() as data:
@@ -345,23 +366,25 @@ class Harbor:
 
     # -- repositories -----------------------------------------------------------------------
 
-    def repository(self, project: str, name: str) -> dict[str, Any]:
+    def repository(self, project: str, name: str) -> Repository:
         self.project(project, by_name=True)
         with self.store.lock:
             repo = self.store.data["repositories"].get(f"{project}/{name}")
         if repo is None:
             raise not_found(f"repository {project}/{name} not found")
-        return dict(repo)
+        return copy.deepcopy(repo)
 
-    def repositories(self, project: str) -> list[dict[str, Any]]:
+    def repositories(self, project: str) -> list[Repository]:
         self.project(project, by_name=True)
         with self.store.lock:
             repos = [
-                dict(r) for r in self.store.data["repositories"].values() if r["project"] == project
+                copy.deepcopy(r)
+                for r in self.store.data["repositories"].values()
+                if r["project"] == project
             ]
         return sorted(repos, key=lambda r: r["update_time"], reverse=True)
 
-    def ensure_repository(self, full_name: str) -> dict[str, Any]:
+    def ensure_repository(self, full_name: str) -> Repository:
         project_name = full_name.split("/", 1)[0]
         project = self.project(project_name, by_name=True)
         with self.store.transaction() as data:
@@ -378,7 +401,7 @@ class Harbor:
                     "update_time": moment,
                 }
                 data["repositories"][full_name] = repo
-            return dict(repo)
+            return copy.deepcopy(repo)
 
     def artifact_count(self, full_name: str) -> int:
         with self.store.lock:
@@ -388,7 +411,7 @@ class Harbor:
                 if a["repository"] == full_name and not a.get("accessory_of")
             )
 
-    def delete_repository(self, project: str, name: str) -> list[dict[str, Any]]:
+    def delete_repository(self, project: str, name: str) -> list[Artifact]:
         repo = self.repository(project, name)
         with self.store.transaction() as data:
             gone = [a for a in data["artifacts"].values() if a["repository"] == repo["name"]]
@@ -409,14 +432,14 @@ class Harbor:
         size: int,
         extra_attrs: Mapping[str, Any] | None,
         manifest_size: int = 0,
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[Artifact, bool]:
         """Records a manifest push; returns the artifact and whether it is new."""
         repo = self.ensure_repository(full_name)
         moment = now()
         tag = None if reference.startswith("sha256:") else reference
         with self.store.transaction() as data:
             artifacts = data["artifacts"]
-            artifact = next(
+            found = next(
                 (
                     a
                     for a in artifacts.values()
@@ -424,10 +447,10 @@ class Harbor:
                 ),
                 None,
             )
-            created = artifact is None
-            if artifact is None:
-                config = manifest.get("config") or {}
-                artifact = {
+            created = found is None
+            config = manifest.get("config") or {}
+            if found is None:
+                artifact: Artifact = {
                     "id": self.store.new_id(),
                     "project_id": repo["project_id"],
                     "repository_id": repo["id"],
@@ -448,23 +471,24 @@ class Harbor:
                     "scan": None,
                     "accessory_of": None,
                     "accessory_type": None,
+                    # What the OCI referrers API lists for it (OCI distribution spec 1.1).
+                    "descriptor": {
+                        "mediaType": manifest_media_type,
+                        "digest": digest,
+                        "size": manifest_size,
+                        "artifactType": manifest.get("artifactType") or config.get("mediaType"),
+                        "annotations": dict(manifest.get("annotations") or {}),
+                    },
                 }
                 if manifest.get("artifactType"):
                     artifact["artifact_type"] = manifest["artifactType"]
-                # What the OCI referrers API lists for it (OCI distribution spec 1.1).
-                artifact["descriptor"] = {
-                    "mediaType": manifest_media_type,
-                    "digest": digest,
-                    "size": manifest_size,
-                    "artifactType": manifest.get("artifactType") or config.get("mediaType"),
-                    "annotations": dict(manifest.get("annotations") or {}),
-                }
                 subject, kind = _accessory_subject(tag, manifest)
                 if subject:
                     artifact["accessory_of"] = subject
                     artifact["accessory_type"] = kind
                 artifacts[str(artifact["id"])] = artifact
             else:
+                artifact = found
                 artifact["push_time"] = moment
             if tag:
                 for other in artifacts.values():
@@ -479,9 +503,9 @@ class Harbor:
                     }
                 )
             data["repositories"][full_name]["update_time"] = moment
-            return dict(artifact), created
+            return copy.deepcopy(artifact), created
 
-    def resolve(self, full_name: str, reference: str) -> dict[str, Any] | None:
+    def resolve(self, full_name: str, reference: str) -> Artifact | None:
         with self.store.lock:
             for artifact in self.store.data["artifacts"].values():
                 if artifact["repository"] != full_name:
@@ -489,11 +513,11 @@ class Harbor:
                 if artifact["digest"] == reference or any(
                     t["name"] == reference for t in artifact["tags"]
                 ):
-                    found: dict[str, Any] = artifact
+                    found: Artifact = artifact
                     return found
         return None
 
-    def artifact(self, project: str, name: str, reference: str) -> dict[str, Any]:
+    def artifact(self, project: str, name: str, reference: str) -> Artifact:
         self.project(project, by_name=True)
         full_name = f"{project}/{name}"
         with self.store.lock:
@@ -504,8 +528,9 @@ class Harbor:
             # A snapshot: scans and pushes change the stored record from other threads.
             return copy.deepcopy(found)
 
-    def artifacts(self, project: str, name: str) -> list[dict[str, Any]]:
-        self.repository(project, name)
+    def artifacts(self, project: str, name: str) -> list[Artifact]:
+        """Harbor lists the artifacts of a repository that does not exist as none (200 [])."""
+        self.project(project, by_name=True)
         with self.store.lock:
             found = [
                 copy.deepcopy(a)
@@ -524,7 +549,7 @@ class Harbor:
                 for t in a["tags"]
             )
 
-    def accessories(self, full_name: str, digest: str) -> list[dict[str, Any]]:
+    def accessories(self, full_name: str, digest: str) -> list[Artifact]:
         with self.store.lock:
             return [
                 copy.deepcopy(a)
@@ -532,7 +557,7 @@ class Harbor:
                 if a["repository"] == full_name and a.get("accessory_of") == digest
             ]
 
-    def delete_artifact(self, artifact_id: int) -> list[dict[str, Any]]:
+    def delete_artifact(self, artifact_id: int) -> list[Artifact]:
         """Removes an artifact and its accessories; returns what was removed."""
         with self.store.transaction() as data:
             artifact = data["artifacts"].pop(str(artifact_id), None)
@@ -552,7 +577,7 @@ class Harbor:
         if artifact is not None:
             self.delete_artifact(int(artifact["id"]))
 
-    def create_tag(self, artifact_id: int, tag: str) -> dict[str, Any]:
+    def create_tag(self, artifact_id: int, tag: str) -> Tag:
         with self.store.transaction() as data:
             artifact = data["artifacts"][str(artifact_id)]
             for other in data["artifacts"].values():
@@ -562,24 +587,24 @@ class Harbor:
                     raise HarborError(
                         409,
                         "CONFLICT",
-                        f"the tag {tag} already exists under the repository "
-                        + artifact["repository"],
+                        f"tag {tag} already exists under the repository "
+                        f"{artifact['repository_id']}",
                     )
-            entry = {
+            entry: Tag = {
                 "id": self.store.new_id(),
                 "name": tag,
                 "push_time": now(),
                 "pull_time": ZERO_TIME,
             }
             artifact["tags"].append(entry)
-            return dict(entry)
+            return copy.deepcopy(entry)
 
     def delete_tag(self, artifact_id: int, tag: str) -> None:
         with self.store.transaction() as data:
             artifact = data["artifacts"][str(artifact_id)]
             kept = [t for t in artifact["tags"] if t["name"] != tag]
             if len(kept) == len(artifact["tags"]):
-                raise not_found(f"tag {tag} not found on the artifact")
+                raise not_found(f"tag {tag} attached to artifact {artifact_id} not found")
             artifact["tags"] = kept
 
     def mark_pulled(self, full_name: str, reference: str) -> None:
@@ -596,16 +621,23 @@ class Harbor:
             if repo:
                 repo["pull_count"] += 1
 
-    def effective_allowlist(self, project: Mapping[str, Any]) -> set[str]:
-        """The CVE ids exempted in `project`: the system's or its own, unless expired."""
-        reuse = project["metadata"].get("reuse_sys_cve_allowlist", "true") == "true"
-        allowlist = self.system_allowlist() if reuse else project["cve_allowlist"]
+    def effective_allowlist(self, project: Project) -> set[str]:
+        """The CVE ids exempted in `project`: the system's or its own, unless expired.
+        Harbor: src/pkg/project/models/project.go ReuseSysCVEAllowlist (an absent key is true),
+        src/pkg/allowlist/models/cve_allowlist.go IsExpired (null never, else now >= expires_at)
+        and CVESet (exact ids)."""
+        reuse = project["metadata"].get("reuse_sys_cve_allowlist")
+        allowlist = (
+            self.system_allowlist()
+            if reuse is None or _is_true(reuse)
+            else project["cve_allowlist"]
+        )
         expires = allowlist.get("expires_at")
-        if expires is not None and expires != 0 and expires < _epoch():
+        if expires is not None and _epoch() >= expires:
             return set()
         return {item["cve_id"] for item in allowlist.get("items") or []}
 
-    def pull_refusal(self, project_name: str, artifact: Mapping[str, Any]) -> str | None:
+    def pull_refusal(self, project_name: str, artifact: Artifact) -> str | None:
         """Harbor's "prevent vulnerable images from running" check on a manifest GET: the
         refusal message, or None when the pull may go ahead."""
         project = self.project(project_name, by_name=True)
@@ -618,7 +650,7 @@ class Harbor:
             "administrator"
         )
         scan = artifact.get("scan") or {}
-        if not scan or scan.get("status") == "Queued":
+        if not scan or scan.get("status") in ("Queued", "Refused"):
             return (
                 "current image without vulnerability scanning cannot be pulled due to "
                 f"{policy} for help."
@@ -630,12 +662,12 @@ class Harbor:
             )
         exempt = self.effective_allowlist(project)
         order = list(SEVERITIES)
-        blocking = [
-            v
-            for v in scan["report"]["vulnerabilities"]
-            if v["id"] not in exempt and order.index(v["severity"]) >= order.index(threshold)
-        ]
-        if not blocking:
+        report = scan.get("report") or {}
+        # middleware/vulnerable/vulnerable.go: the highest severity among the findings the
+        # allowlist does not exempt decides; the message counts all of those findings.
+        blocking = [v for v in report.get("vulnerabilities") or [] if v["id"] not in exempt]
+        highest = max((order.index(v["severity"]) for v in blocking), default=0)
+        if not blocking or highest < order.index(threshold):
             return None
         thing = "vulnerabilities" if len(blocking) > 1 else "vulnerability"
         return (
@@ -645,15 +677,27 @@ class Harbor:
 
     # -- scans ------------------------------------------------------------------------------
 
-    def update_scan(self, artifact_id: int, **fields: Any) -> dict[str, Any] | None:
+    def set_scan(self, artifact_id: int, scan: Mapping[str, Any] | None) -> None:
+        with self.store.transaction() as data:
+            data["artifacts"][str(artifact_id)]["scan"] = cast(Scan, dict(scan)) if scan else None
+
+    def unfinished_scans(self) -> int:
+        with self.store.lock:
+            return sum(
+                1
+                for a in self.store.data["artifacts"].values()
+                if (a.get("scan") or {}).get("status") in ("Queued", "Pending", "Running")
+            )
+
+    def update_scan(self, artifact_id: int, **fields: Any) -> Artifact | None:
         with self.store.transaction() as data:
             artifact = data["artifacts"].get(str(artifact_id))
             if artifact is None:
                 return None
-            scan = artifact.get("scan") or {}
+            scan: dict[str, Any] = dict(artifact.get("scan") or {})
             scan.update(fields)
-            artifact["scan"] = scan
-            return dict(artifact)
+            artifact["scan"] = cast(Scan, scan)
+            return copy.deepcopy(artifact)
 
 
 def _accessory_subject(
@@ -674,37 +718,7 @@ def _accessory_subject(
     return None, None
 
 
-def accepted_mimes(header: str | None) -> list[str]:
-    return [part.strip() for part in (header or DEFAULT_ACCEPT).split(",") if part.strip()]
-
-
-def scan_overview(scan: Mapping[str, Any] | None, accept: str | None) -> dict[str, Any] | None:
-    """Harbor's scan_overview (omitempty fields), or None while the scan is only queued."""
-    if (
-        not scan
-        or scan.get("status") in (None, "Queued")
-        or REPORT_MIME not in accepted_mimes(accept)
-    ):
-        return None
-    overview: dict[str, Any] = {
-        "report_id": scan["report_id"],
-        "scan_status": scan["status"],
-        "start_time": scan["start_time"],
-    }
-    if scan.get("end_time"):
-        overview["end_time"] = scan["end_time"]
-    if scan.get("complete_percent"):
-        overview["complete_percent"] = scan["complete_percent"]
-    if scan.get("duration"):
-        overview["duration"] = scan["duration"]
-    if scan["status"] == "Success" and scan.get("report") is not None:
-        overview["severity"] = scan["report"]["severity"]
-        overview["summary"] = summary(scan["report"])
-        overview["scanner"] = dict(SCANNER)
-    return {REPORT_MIME: overview}
-
-
-def scannable(artifact: Mapping[str, Any]) -> bool:
+def scannable(artifact: Artifact) -> bool:
     # Harbor types an artifact by its config: a BuildKit cache (config
     # application/vnd.buildkit.cacheconfig.v0) is UNKNOWN, and Harbor does not scan it.
     return (
@@ -714,128 +728,9 @@ def scannable(artifact: Mapping[str, Any]) -> bool:
     )
 
 
-# -- retention ----------------------------------------------------------------------------------
-
-
-def retained(
-    artifacts: Sequence[Mapping[str, Any]], rules: Sequence[Mapping[str, Any]], project: str
-) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
-    """Harbor's tag retention ("or" of enabled "retain" rules): (kept, deleted) per candidate
-    artifact of the repositories the rules' scope selectors match."""
-    keep_ids: set[int] = set()
-    in_scope: dict[int, Mapping[str, Any]] = {}
-    for rule in rules:
-        if rule.get("disabled"):
-            continue
-        repos = [a for a in artifacts if _repo_selected(a["repository"], project, rule)]
-        for artifact in repos:
-            in_scope[int(artifact["id"])] = artifact
-        by_repo: dict[str, list[Mapping[str, Any]]] = {}
-        for artifact in repos:
-            if _tags_selected(artifact, rule):
-                by_repo.setdefault(artifact["repository"], []).append(artifact)
-        for candidates in by_repo.values():
-            keep_ids.update(int(a["id"]) for a in _template(rule, candidates))
-    kept = [a for i, a in in_scope.items() if i in keep_ids]
-    deleted = [a for i, a in in_scope.items() if i not in keep_ids]
-    return kept, deleted
-
-
-def _repo_selected(full_name: str, project: str, rule: Mapping[str, Any]) -> bool:
-    name = full_name[len(project) + 1 :]
-    selectors = (rule.get("scope_selectors") or {}).get("repository") or []
-    for selector in selectors:
-        matched = _doublestar(name, selector.get("pattern", "**"))
-        if selector.get("decoration") == "repoExcludes":
-            matched = not matched
-        if not matched:
-            return False
-    return True
-
-
-def _tags_selected(artifact: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
-    """Harbor's doublestar tag selector (src/lib/selector/selectors/doublestar): `matches` picks
-    an artifact when any tag matches, `excludes` when any tag does not. For an untagged artifact
-    the selector's `untagged` flag decides — `matches` picks it when the flag is set, `excludes`
-    when it is not; the flag defaults to true for `matches` and false for `excludes`, and any
-    non-empty `extras` JSON sets it to its `untagged` value (false when absent)."""
-    tags = [t["name"] for t in artifact["tags"]]
-    for selector in rule.get("tag_selectors") or []:
-        excludes = selector.get("decoration") == "excludes"
-        if tags:
-            pattern = selector.get("pattern", "**")
-            hits = [_doublestar(tag, pattern) for tag in tags]
-            picked = not all(hits) if excludes else any(hits)
-        else:
-            picked = _untagged_flag(selector, excludes) != excludes
-        if not picked:
-            return False
-    return True
-
-
-def _untagged_flag(selector: Mapping[str, Any], excludes: bool) -> bool:
-    default = not excludes
-    extras = selector.get("extras") or ""
-    if not extras:
-        return default
-    try:
-        parsed = json.loads(extras)
-    except ValueError:
-        return default
-    # Go's json.Unmarshal into {Untagged bool} fails (keeping the default) on anything but an
-    # object whose "untagged", if present, is a boolean; an absent key leaves false.
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("untagged", False), bool):
-        return default
-    return bool(parsed.get("untagged", False))
-
-
-def _template(
-    rule: Mapping[str, Any], candidates: list[Mapping[str, Any]]
-) -> list[Mapping[str, Any]]:
-    template = rule.get("template")
-    params = rule.get("params") or {}
-    newest = sorted(candidates, key=lambda a: a["push_time"], reverse=True)
-    if template == "always":
-        return candidates
-    if template == "latestPushedK":
-        return newest[: int(params.get("latestPushedK", 0))]
-    if template == "latestPulledN":
-        pulled = sorted(candidates, key=lambda a: a["pull_time"], reverse=True)
-        return pulled[: int(params.get("latestPulledN", 0))]
-    if template == "nDaysSinceLastPush":
-        limit = datetime.now(UTC) - timedelta(days=int(params.get("nDaysSinceLastPush", 0)))
-        return [a for a in candidates if _parse_time(a["push_time"]) >= limit]
-    if template == "nDaysSinceLastPull":
-        limit = datetime.now(UTC) - timedelta(days=int(params.get("nDaysSinceLastPull", 0)))
-        return [a for a in candidates if _parse_time(a["pull_time"]) >= limit]
-    raise bad_request(f"unsupported retention template {template}")
-
-
-def _doublestar(value: str, pattern: str) -> bool:
-    """Harbor's doublestar matching, with {a,b} alternatives."""
-    match = re.match(r"^(.*)\{([^{}]*)\}(.*)$", pattern)
-    if match:
-        head, options, tail = match.groups()
-        return any(_doublestar(value, head + option + tail) for option in options.split(","))
-    if pattern == "**":
-        return True
-    regex = ""
-    index = 0
-    while index < len(pattern):
-        if pattern.startswith("**", index):
-            regex += ".*"
-            index += 2
-        elif pattern[index] == "*":
-            regex += "[^/]*"
-            index += 1
-        else:
-            regex += "[^/]" if pattern[index] == "?" else re.escape(pattern[index])
-            index += 1
-    return re.fullmatch(regex, value) is not None
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+def _is_true(value: str) -> bool:
+    """project.go isTrue: "true" in any case, or "1"."""
+    return value.lower() == "true" or value == "1"
 
 
 def _epoch() -> int:

@@ -13,7 +13,9 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import cast
+
+from k1s0_stack.harbor.records import State
 
 ZERO_TIME = "0001-01-01T00:00:00.000Z"
 
@@ -38,13 +40,11 @@ class Store:
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / "state.json"
         self.lock = threading.RLock()
-        self.data: dict[str, Any] = self._load()
+        self.data: State = self._load()
 
-    def _load(self) -> dict[str, Any]:
+    def _load(self) -> State:
         if self.path.exists():
-            loaded: dict[str, Any] = json.loads(self.path.read_text())
-            return loaded
-        moment = now()
+            return cast(State, json.loads(self.path.read_text()))
         return {
             "next_id": 1,
             "projects": {},
@@ -53,11 +53,11 @@ class Store:
             "artifacts": {},
             "retentions": {},
             "system_allowlist": {
-                "id": 1,
+                "id": 0,
                 "project_id": 0,
                 "items": [],
-                "creation_time": moment,
-                "update_time": moment,
+                "creation_time": ZERO_TIME,
+                "update_time": ZERO_TIME,
             },
         }
 
@@ -68,7 +68,7 @@ class Store:
             return value
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[dict[str, Any]]:
+    def transaction(self) -> Iterator[State]:
         with self.lock:
             yield self.data
             self.save()

@@ -3,7 +3,9 @@ conversion of its JSON to the vulnerability report Harbor serves.
 
 Offline (the default) Trivy reads the project's fixture database, built by `scripts/trivy-db.sh`
 from `fixture-db.json`. Set `K1S0_TRIVY_DB=online` (or pass `db="online"`) on a machine with
-network access to let Trivy download and use its normal database instead.
+network access to let Trivy download and use its normal database instead. Any other value is a
+Trivy cache directory (`<dir>/db/trivy.db`), read afresh by every scan: a test can swap the
+database under a running server (`fixture_cache_dir(other_fixture)` builds a variant).
 """
 
 from __future__ import annotations
@@ -57,21 +59,26 @@ class ImageRef:
         return f"{self.registry}/{self.repository}@{self.digest}"
 
 
-def fixture_cache_dir() -> Path:
-    """Trivy's --cache-dir with the fixture DB (db/trivy.db, db/metadata.json); built once."""
+def fixture_cache_dir(fixture: Path = FIXTURE_DB) -> Path:
+    """Trivy's --cache-dir with the fixture DB (db/trivy.db, db/metadata.json); built once per
+    fixture file content (`fixture` defaults to the project's)."""
     builder = HERE / "dbbuilder"
     digest = hashlib.sha256()
-    for part in (FIXTURE_DB, builder / "main.go", builder / "go.mod"):
+    for part in (fixture, builder / "main.go", builder / "go.mod"):
         digest.update(part.read_bytes())
     cache_dir = CACHE / "trivy-db" / digest.hexdigest()[:16]
     if not (cache_dir / "db" / "trivy.db").exists():
         script = HERE.parent.parent / "scripts" / "trivy-db.sh"
-        out = subprocess.run([str(script)], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [str(script), str(fixture)], check=True, capture_output=True, text=True
+        ).stdout
         cache_dir = Path(out.strip().splitlines()[-1])
     return cache_dir
 
 
-def scan_args(image: ImageRef, output: Path, cache_dir: Path, offline: bool) -> list[str]:
+def scan_args(
+    image: ImageRef, output: Path, cache_dir: Path, offline: bool, output_format: str = "json"
+) -> list[str]:
     """Trivy's command line as the adapter builds it (pkg/trivy/wrapper.go), plus two local
     choices: the image only from the registry (the adapter has no Docker daemon either) and an
     in-memory layer cache so that parallel scans do not contend for one bbolt file."""
@@ -84,7 +91,7 @@ def scan_args(image: ImageRef, output: Path, cache_dir: Path, offline: bool) -> 
         "--pkg-types",
         "os,library",
         "--format",
-        "json",
+        output_format,
         "--output",
         str(output),
         "--cache-dir",
@@ -98,6 +105,11 @@ def scan_args(image: ImageRef, output: Path, cache_dir: Path, offline: bool) -> 
         "--cache-backend",
         "memory",
     ]
+    if output_format != "json":
+        # An SBOM (spdx-json, cyclonedx) lists packages; Trivy then scans for nothing.
+        for flag in ("--scanners", "--severity"):
+            at = args.index(flag)
+            del args[at : at + 2]
     if offline:
         args += ["--skip-db-update", "--skip-java-db-update", "--offline-scan"]
     if image.non_ssl:
@@ -106,11 +118,20 @@ def scan_args(image: ImageRef, output: Path, cache_dir: Path, offline: bool) -> 
     return args
 
 
-def run_trivy(image: ImageRef, db: str | None = None, timeout: float = 600.0) -> dict[str, Any]:
-    """Scans `image` with real Trivy and returns its JSON report (schema 2)."""
+def run_trivy(
+    image: ImageRef, db: str | None = None, timeout: float = 600.0, output_format: str = "json"
+) -> dict[str, Any]:
+    """Scans `image` with real Trivy and returns its JSON report (schema 2), or with
+    `output_format` spdx-json / cyclonedx its SBOM."""
     db = db or os.environ.get("K1S0_TRIVY_DB", "fixture")
     offline = db != "online"
-    cache_dir = fixture_cache_dir() if offline else CACHE / "trivy-online"
+    cache_dir = (
+        CACHE / "trivy-online"
+        if not offline
+        else fixture_cache_dir()
+        if db == "fixture"
+        else Path(db)
+    )
     env = {
         **os.environ,
         "TRIVY_USERNAME": image.username,
@@ -120,7 +141,7 @@ def run_trivy(image: ImageRef, db: str | None = None, timeout: float = 600.0) ->
         output = Path(tmp) / "report.json"
         try:
             done = subprocess.run(
-                scan_args(image, output, cache_dir, offline),
+                scan_args(image, output, cache_dir, offline, output_format),
                 env=env,
                 capture_output=True,
                 text=True,
@@ -133,7 +154,7 @@ def run_trivy(image: ImageRef, db: str | None = None, timeout: float = 600.0) ->
             tail = (done.stdout + done.stderr)[-2000:]
             raise ScanError(f"trivy exited with {done.returncode}: {tail}")
         report: dict[str, Any] = json.loads(output.read_text())
-    if report.get("SchemaVersion") != 2:
+    if output_format == "json" and report.get("SchemaVersion") != 2:
         raise ScanError(f"unsupported Trivy report schema {report.get('SchemaVersion')}")
     return report
 
@@ -159,7 +180,6 @@ def _finding(vuln: Mapping[str, Any], digest: str) -> dict[str, Any]:
     primary = vuln.get("PrimaryURL") or ""
     links = [primary] if primary else list(vuln.get("References") or [])
     cvss: Mapping[str, Mapping[str, Any]] = vuln.get("CVSS") or {}
-    preferred = cvss.get("nvd") or next(iter(cvss.values()), {})
     finding: dict[str, Any] = {
         "id": vuln["VulnerabilityID"],
         "package": vuln.get("PkgName", ""),
@@ -170,17 +190,31 @@ def _finding(vuln: Mapping[str, Any], digest: str) -> dict[str, Any]:
         "description": vuln.get("Description", ""),
         "links": links,
         "artifact_digests": [digest],
+        # The adapter (harbor-scanner-trivy pkg/scan/transformer.go) sends no preferred_cvss,
+        # only vendor_attributes {"CVSS": ...} when Trivy has CVSS data; Harbor core
+        # (src/pkg/scan/postprocessors/report_converters.go) then takes score_v3 from the NVD
+        # V3Score, else any vendor's, else 0, and leaves the vectors "" and score_v2 null.
         "preferred_cvss": {
-            "score_v3": preferred.get("V3Score"),
-            "score_v2": preferred.get("V2Score"),
-            "vector_v3": preferred.get("V3Vector", ""),
-            "vector_v2": preferred.get("V2Vector", ""),
+            "score_v3": _v3_score(cvss) if cvss else None,
+            "score_v2": None,
+            "vector_v3": "",
+            "vector_v2": "",
         },
         # Harbor stores CWE ids comma-joined, so an empty list comes back as [""].
         "cwe_ids": list(vuln.get("CweIDs") or [""]),
-        "vendor_attributes": {"CVSS": dict(cvss)} if cvss else {},
+        # Stored as JSON text; an empty one unmarshals to null.
+        "vendor_attributes": {"CVSS": dict(cvss)} if cvss else None,
     }
     return finding
+
+
+def _v3_score(cvss: Mapping[str, Mapping[str, Any]]) -> float:
+    """parseScoreFromVendorAttribute: NVD's V3Score first, then the first vendor with one."""
+    for vendor in ("nvd", *cvss):
+        score = (cvss.get(vendor) or {}).get("V3Score")
+        if score is not None:
+            return float(score)
+    return 0.0
 
 
 def highest_severity(severities: Sequence[str] | Any) -> str:

@@ -27,7 +27,7 @@ from k1s0_stack.act import (
     push_event,
 )
 from k1s0_stack.action_image import ActionImage, build_action_image
-from k1s0_stack.harbor import LocalHarbor
+from k1s0_stack.harbor import ACTION_PERMISSIONS, LocalHarbor
 from k1s0_stack.oidc import workflow_claims
 from k1s0_stack.sigstore import LocalSigstore
 
@@ -40,7 +40,7 @@ SERVICE_REPOSITORY = "k1s0-org/sample-service"
 SAMPLE_SERVICE = ROOT / "examples" / "sample-service"
 TRUSTED_ROOT = ".sigstore/trusted_root.json"  # where runs find the local Sigstore's root
 # What the action needs of its robot account (k1s0_action.gate).
-PERMISSIONS = ("push", "pull", "scan", "tag-create", "tag-delete", "artifact-read", "artifact-list")
+PERMISSIONS = ACTION_PERMISSIONS  # exactly what the action needs
 
 _numbers = itertools.count(1)
 
@@ -92,6 +92,17 @@ def grants_id_token(workflow: dict[str, Any]) -> bool:
     return writes(workflow.get("permissions")) or any(writes(j.get("permissions")) for j in jobs)
 
 
+def commit_of(workspace: Path) -> tuple[str, str]:
+    """The checkout's head commit and its committer time (ISO 8601)."""
+    shown = subprocess.run(
+        ["git", "-C", str(workspace), "log", "-1", "--format=%H %cI"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return shown[0], shown[1]
+
+
 @dataclass
 class E2E:
     """One end-to-end run's world: a Harbor project with its robot, the names, the result."""
@@ -136,14 +147,31 @@ def e2e(
         layer: str = "system",
         context: Path | None = None,
         name: str = "run",
+        reuse: E2E | None = None,
+        permissions: tuple[str, ...] = PERMISSIONS,
+        extra_variables: dict[str, str] | None = None,
+        again: E2E | None = None,
+        id_token: bool | None = None,
     ) -> E2E:
+        """`reuse`: run in an earlier run's project and service (e.g. a second release);
+        `again`: re-run that run's job (same project, robot, workspace and commit), as
+        "Re-run jobs" does; `id_token`: override what the workflow's permissions grant."""
         number = next(_numbers)
-        prefix = f"e2e{os.getpid()}n{number}"
-        harbor.create_project(f"{prefix}-system")
-        robot = harbor.create_robot(f"{prefix}-system", "ci", permissions=PERMISSIONS)
-        world = E2E(prefix, robot.name, robot.secret, service=f"svc{number}")
+        if again is not None:
+            prefix = again.prefix
+            world = E2E(prefix, again.robot_name, again.robot_secret, service=again.service)
+        else:
+            prefix = reuse.prefix if reuse else f"e2e{os.getpid()}n{number}"
+            if reuse is None:
+                harbor.create_project(f"{prefix}-system", auto_scan=True)
+            robot = harbor.create_robot(f"{prefix}-system", f"ci{number}", permissions=permissions)
+            service = reuse.service if reuse else f"svc{number}"
+            world = E2E(prefix, robot.name, robot.secret, service=service)
         workspace = tmp_path / name / "workspace"
-        if kind == "action-repo":
+        if again is not None:
+            shutil.copytree(again.workspace, workspace, symlinks=True)
+            repository = ACTION_REPOSITORY if kind == "action-repo" else SERVICE_REPOSITORY
+        elif kind == "action-repo":
             copy_files(ROOT, workspace, checkout_files(ROOT))
             repository = ACTION_REPOSITORY
         else:
@@ -153,18 +181,20 @@ def e2e(
                 [p.relative_to(SAMPLE_SERVICE) for p in SAMPLE_SERVICE.rglob("*") if p.is_file()],
             )
             repository = SERVICE_REPOSITORY
-        if context is not None:  # a build context of its own, e.g. an image with findings
+        if context is not None and again is None:  # a context of its own, e.g. with findings
             copy_files(
                 context,
                 workspace / "e2e-context",
                 [p.relative_to(context) for p in context.rglob("*") if p.is_file()],
             )
-        (workspace / TRUSTED_ROOT).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(sigstore.trusted_root_path, workspace / TRUSTED_ROOT)
         flow = workspace / ".github" / "workflows" / workflow
-        flow.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(WORKFLOWS / workflow, flow)
-        sha = git_repository(workspace, branch, f"https://github.com/{repository}.git")
+        if again is None:
+            (workspace / TRUSTED_ROOT).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(sigstore.trusted_root_path, workspace / TRUSTED_ROOT)
+            flow.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(WORKFLOWS / workflow, flow)
+            git_repository(workspace, branch, f"https://github.com/{repository}.git")
+        sha, committed = commit_of(workspace)
 
         run_id = new_run_id()
         stack = {
@@ -181,7 +211,7 @@ def e2e(
             "SERVICE": world.service,
             "LAYER": layer,
             "VERSION": version,
-            "HARBOR_USERNAME": robot.name,
+            "HARBOR_USERNAME": world.robot_name,
             **stack,
             # the organisation variables the reusable workflow reads
             **{f"K1S0_{key}": value for key, value in stack.items()},
@@ -189,9 +219,10 @@ def e2e(
         }
         if context is not None:
             variables["CONTEXT"] = "e2e-context"
-        secrets = {"HARBOR_USERNAME": robot.name, "HARBOR_PASSWORD": robot.secret}
+        variables.update(extra_variables or {})
+        secrets = {"HARBOR_USERNAME": world.robot_name, "HARBOR_PASSWORD": world.robot_secret}
         env: dict[str, str] = {}
-        if grants_id_token(yaml.safe_load(flow.read_text())):
+        if grants_id_token(yaml.safe_load(flow.read_text())) if id_token is None else id_token:
             claims = workflow_claims(
                 repository=repository,
                 workflow_path=f".github/workflows/{workflow}",
@@ -206,7 +237,7 @@ def e2e(
             workspace=workspace,
             workflow=f".github/workflows/{workflow}",
             event_name="push",
-            event=push_event(sha, branch, repository),
+            event=push_event(sha, branch, repository, timestamp=committed),
             variables=variables,
             secrets=secrets,
             env=env,

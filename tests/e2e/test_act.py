@@ -101,6 +101,20 @@ def test_uses_dot_on_a_push_to_main(
     assert signature_verifies(
         harbor, sigstore, world, tmp_path, f"--repository={ACTION_REPOSITORY}"
     )
+    # ... and the gate's scan and Harbor's SBOM as attestations from the same identity (issue 14)
+    assert world.result is not None
+    attested = json.loads(world.result.outputs["attestations"])
+    assert [a["type"] for a in attested] == ["vuln", "spdxjson"]
+    assert "cosign verify-attestation" in world.result.summary
+    assert signature_verifies(
+        harbor,
+        sigstore,
+        world,
+        tmp_path,
+        f"--repository={ACTION_REPOSITORY}",
+        "--attestations=vuln,sbom",
+        "--max-scan-age=7d",
+    )
     assert not signature_verifies(harbor, sigstore, world, tmp_path, "--repository=k1s0-org/other")
 
 
@@ -138,7 +152,14 @@ def test_critical_finding_fails_and_promotes_nothing(
 ) -> None:
     """Run 3: an image with a Critical finding fails the job; no tag is left pointing at it."""
     context = build_context("critical", tmp_path / "critical")
-    world = e2e("action-repo", "uses-action.yml", branch="main", context=context)
+    # A single-stage test image: the image rules (S1-S5, V4) have their own run below.
+    world = e2e(
+        "action-repo",
+        "uses-action.yml",
+        branch="main",
+        context=context,
+        extra_variables={"CONFORMANCE": "off"},
+    )
     result = world.result
     assert result is not None
     assert result.returncode != 0
@@ -191,3 +212,108 @@ def test_parallel_runs_do_not_collide(e2e: Run, harbor: LocalHarbor) -> None:
         check_release(harbor, world)
     assert f"{worlds[0].project}/" not in results[1].summary
     assert f"{worlds[1].project}/" not in results[0].summary
+
+
+def test_a_second_release_says_what_changed_since_the_first(
+    e2e: Run, harbor: LocalHarbor, tmp_path: Path
+) -> None:
+    """Release 1.4.0 of a clean image, then 1.5.0 with a Medium finding: the second run's job
+    summary and `new-vulnerabilities` name the new finding against 1.4.0."""
+    first = e2e(
+        "action-repo",
+        "uses-action.yml",
+        version="1.4.0",
+        context=build_context("clean", tmp_path / "clean"),
+        name="first",
+        extra_variables={"CONFORMANCE": "off"},  # a one-stage test image
+    )
+    assert first.result is not None
+    assert first.result.returncode == 0, first.result.log[-6000:]
+    assert "no previous release below this version" in first.result.summary
+    second = e2e(
+        "action-repo",
+        "uses-action.yml",
+        version="1.5.0",
+        context=build_context("medium", tmp_path / "medium"),
+        name="second",
+        reuse=first,
+        extra_variables={"CONFORMANCE": "off"},
+    )
+    result = second.result
+    assert result is not None
+    assert result.returncode == 0, result.log[-6000:]
+    (cve,) = FIXTURE_CVES["medium"]
+    previous = harbor_tags(harbor, second)["1.4.0"]
+    assert "## Since the last release" in result.summary
+    assert f"Since 1.4.0 ({previous[7:19]}): 1 new (1 medium), 0 fixed, 0 remaining" in (
+        result.summary
+    )
+    assert re.search(rf"\| 🆕 new \| \[{cve}\]\([^)]*\) \| Medium \|", result.summary)
+    new = json.loads(result.outputs["new-vulnerabilities"])
+    assert [(v["id"], v["severity"]) for v in new] == [(cve, "medium")]
+
+
+RESCAN_PERMISSIONS = (
+    "pull",
+    "scan",
+    "project-read",
+    "artifact-read",
+    "artifact-addition-read",
+    "artifact-list",
+    "repository-read",
+)
+
+
+def test_the_rescan_workflow_rejudges_released_images(e2e: Run, harbor: LocalHarbor) -> None:
+    """A release, then the reusable rescan workflow called from a platform repository: it
+    rescans the released digest and passes; no tag moves."""
+    release = e2e("action-repo", "uses-action.yml", version="1.4.0", name="release")
+    check_release(harbor, release)
+    before = harbor_tags(harbor, release)
+    rescan = e2e(
+        "service-repo",
+        "rescan-caller.yml",
+        name="rescan",
+        reuse=release,
+        permissions=RESCAN_PERMISSIONS,
+    )
+    result = rescan.result
+    assert result is not None
+    assert result.returncode == 0, result.log[-6000:]
+    assert "1 deployable digests judged, 0 now failing the gate." in result.log
+    row = f"| `{release.repository}` | `latest`, `1.4.0` | `{before['latest'][7:19]}` | rescanned"
+    assert row in result.log
+    assert harbor_tags(harbor, release) == before
+
+
+def test_non_conforming_image_fails_before_the_push(
+    e2e: Run, harbor: LocalHarbor, tmp_path: Path
+) -> None:
+    """Run 6: a service built FROM a plain base in one stage, running as root, exposing nothing:
+    under the default `conformance: enforce` the job fails after the build and before the push,
+    with one error per broken rule and the rule table in the job summary; Harbor has nothing."""
+    context = tmp_path / "rootful"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM k1s0.local/busybox:1.35\nENV DB_PASSWORD=not-a-real-one\nCOPY app.sh /app.sh\n"
+        'CMD ["/app.sh"]\n'
+    )
+    (context / "app.sh").write_text("#!/bin/sh\necho hi\n")
+    world = e2e("action-repo", "uses-action.yml", branch="main", context=context)
+    result = world.result
+    assert result is not None
+    assert result.returncode != 0
+    assert result.job_result == "failure"
+    lines = errors(world)
+    for rule in ("S1: ", "S2: ", "S3: ", "S4: the last stage has no USER", "S5: ENV DB_PASSWORD"):
+        assert any(rule in line for line in lines), (rule, lines)
+    assert any("V4: the runtime image has a shell" in line for line in lines), lines
+    assert any("was not pushed" in line for line in lines), lines
+    assert "Step 1/" in result.log  # it was built ...
+    assert "::group::Push" not in result.log  # ... and never pushed
+    assert harbor_tags(harbor, world) == {}
+    for rule in ("| S1 |", "| S2 |", "| S3 |", "| S4 |", "| S5 |", "| V4 |"):
+        assert rule in result.summary
+    assert "hadolint: " in result.summary and "hadolint: not run" not in result.summary
+    assert not any("not-a-real-one" in line for line in lines)
+    assert "not-a-real-one" not in result.summary

@@ -61,7 +61,7 @@ class Registry:
 
 @pytest.fixture(scope="module")
 def registry(harbor: LocalHarbor) -> Iterator[Registry]:
-    harbor.create_project(PROJECT)
+    harbor.create_project(PROJECT, auto_scan=True)
     robot = harbor.create_robot(PROJECT, f"build{uuid.uuid4().hex[:6]}")
     yield Registry(harbor, (robot.name, robot.secret))
 
@@ -198,6 +198,7 @@ def test_build_args_and_target_reach_the_build(workspace: Path, registry: Regist
             "dockerfile": "app/Dockerfile.args",
             "build-args": f"GREETING={greeting}\n",
             "target": "first",
+            "conformance": "off",  # a one-stage target; the image rules have their own tests
         },
     )
     assert run.returncode == 0, run.text()
@@ -267,9 +268,10 @@ def test_a_robot_of_another_project_is_refused_without_retries(
     workspace: Path, registry: Registry, docker_api: docker.APIClient
 ) -> None:
     # Harbor's projects are the permission boundary (N2, V3): a robot of another project cannot
-    # push to k1s0-system. The login succeeds (the robot exists); the push is refused, once.
+    # push to k1s0-system. The login succeeds (the robot exists); reading the project, before
+    # anything is built, is refused, once.
     other_project = f"k1s0-other-{uuid.uuid4().hex[:6]}"
-    registry.harbor.create_project(other_project)
+    registry.harbor.create_project(other_project, auto_scan=True)
     other = registry.harbor.create_robot(other_project, "ci")
     service = unique_service()
     run = run_action(
@@ -282,7 +284,8 @@ def test_a_robot_of_another_project_is_refused_without_retries(
     )
     assert run.returncode == 1, run.text()
     assert len(run.errors) == 1
-    assert "may push to this project" in run.errors[0]
+    assert f"belongs to project {other_project}, not {PROJECT}" in run.errors[0]
+    assert "Step 1/" not in run.stdout
     assert "retry" not in run.stdout
     assert other.secret not in run.text()
     assert f"{PROJECT}/{service}" not in repositories(registry)

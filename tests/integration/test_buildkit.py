@@ -29,6 +29,7 @@ from k1s0_stack.testimages import build_context, push_raw_image
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-service"
 BUSYBOX = "k1s0.local/busybox:1.35"
+NGINX = "nginx:1.27-alpine"  # the sample's runtime base: a local stand-in (standin-images.sh)
 INDEX = "application/vnd.oci.image.index.v1+json"
 ACCEPT = ", ".join(
     [
@@ -98,6 +99,18 @@ def base_image(project: Project, docker_api: docker.APIClient) -> str:
     return f"{repository}:1.35"
 
 
+@pytest.fixture(scope="module")
+def runtime_image(project: Project, docker_api: docker.APIClient) -> str:
+    """The sample's runtime base in Harbor too, for the same reason."""
+    from k1s0_action import engine
+
+    repository = f"{project.harbor.registry_host}/{project.name}/nginx"
+    docker_api.tag(NGINX, repository, "1.27-alpine")
+    creds = engine.Credentials(project.harbor.registry_host, *project.harbor.admin)
+    engine.push(docker_api, repository, "1.27-alpine", creds, lambda _: None)
+    return f"{repository}:1.27-alpine"
+
+
 @pytest.fixture
 def fresh_builder(
     tmp_path_factory: pytest.TempPathFactory, harbor: LocalHarbor
@@ -110,13 +123,20 @@ def fresh_builder(
     daemon.stop()
 
 
-def workspace(tmp_path: Path) -> Path:
+def workspace(tmp_path: Path, runtime: str) -> Path:
+    """The sample service, its runtime base taken from Harbor (an approved base there)."""
     shutil.copytree(SAMPLE, tmp_path / "app")
+    dockerfile = tmp_path / "app" / "Dockerfile"
+    text = dockerfile.read_text()
+    assert f"FROM {NGINX} " in text
+    dockerfile.write_text(text.replace(f"FROM {NGINX} ", f"FROM {runtime} "))
     return tmp_path
 
 
 def inputs(project: Project, service: str, base: str, **more: str) -> dict[str, str]:
+    runtime = f"{project.harbor.registry_host}/{project.name}/nginx:1.27-alpine"
     return {
+        "approved-bases": runtime,
         "service": service,
         "layer": "service",
         "version": "1.0.0",
@@ -142,10 +162,14 @@ def cache_warnings(run: ActionRun) -> list[str]:
 
 
 def test_the_cache_goes_to_harbor_and_a_fresh_builder_reuses_it(
-    tmp_path: Path, project: Project, base_image: str, tmp_path_factory: pytest.TempPathFactory
+    tmp_path: Path,
+    project: Project,
+    base_image: str,
+    runtime_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     service = f"cache-{uuid.uuid4().hex[:6]}"
-    space = workspace(tmp_path)
+    space = workspace(tmp_path, runtime_image)
     first_builder = LocalBuildKit(
         Path(tmp_path_factory.mktemp("bk1")), (project.harbor.registry_host,)
     ).start()
@@ -207,10 +231,11 @@ def test_an_unreadable_cache_means_a_cold_build_and_a_warning(
     tmp_path: Path,
     project: Project,
     base_image: str,
+    runtime_image: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     service = f"badcache-{uuid.uuid4().hex[:6]}"
-    space = workspace(tmp_path)
+    space = workspace(tmp_path, runtime_image)
     with LocalBuildKit(Path(tmp_path_factory.mktemp("bk")), (project.harbor.registry_host,)) as bk:
         first = run_action(space, inputs(project, service, base_image), env=bk.env())
     assert first.returncode == 0, first.text()
@@ -230,7 +255,11 @@ def test_an_unreadable_cache_means_a_cold_build_and_a_warning(
 
 
 def test_a_foreign_image_in_place_of_the_cache_is_replaced(
-    tmp_path: Path, project: Project, base_image: str, fresh_builder: LocalBuildKit
+    tmp_path: Path,
+    project: Project,
+    base_image: str,
+    runtime_image: str,
+    fresh_builder: LocalBuildKit,
 ) -> None:
     """BuildKit reads an image that is not a cache as an empty cache: a cold build that writes
     a real cache over it."""
@@ -238,7 +267,9 @@ def test_a_foreign_image_in_place_of_the_cache_is_replaced(
     cache = f"{project.repository(service)}{builder.CACHE_SUFFIX}"
     push_raw_image(project.harbor.url, cache, builder.CACHE_TAG, project.auth)
     run = run_action(
-        workspace(tmp_path), inputs(project, service, base_image), env=fresh_builder.env()
+        workspace(tmp_path, runtime_image),
+        inputs(project, service, base_image),
+        env=fresh_builder.env(),
     )
     assert run.returncode == 0, run.text()
     manifest = project.manifest(cache, builder.CACHE_TAG).json()
@@ -246,11 +277,15 @@ def test_a_foreign_image_in_place_of_the_cache_is_replaced(
 
 
 def test_cache_none_neither_reads_nor_writes_a_cache(
-    tmp_path: Path, project: Project, base_image: str, fresh_builder: LocalBuildKit
+    tmp_path: Path,
+    project: Project,
+    base_image: str,
+    runtime_image: str,
+    fresh_builder: LocalBuildKit,
 ) -> None:
     service = f"nocache-{uuid.uuid4().hex[:6]}"
     run = run_action(
-        workspace(tmp_path),
+        workspace(tmp_path, runtime_image),
         inputs(project, service, base_image, cache="none"),
         env=fresh_builder.env(),
     )
@@ -287,7 +322,10 @@ def multi_platform_context(root: Path, arm64_kind: str) -> Path:
 
 
 def multi_inputs(project: Project, service: str, **more: str) -> dict[str, str]:
-    given = inputs(project, service, "", platforms="linux/amd64,linux/arm64", **more)
+    # A one-stage scratch image for the gate, not a template: the image rules are tested elsewhere.
+    given = inputs(
+        project, service, "", platforms="linux/amd64,linux/arm64", conformance="off", **more
+    )
     given.pop("build-args")
     return given
 
@@ -374,12 +412,16 @@ def test_a_clean_index_is_gated_per_platform_signed_and_promoted_as_one(
 
 
 def test_push_false_builds_with_buildkit_reads_the_cache_and_pushes_nothing(
-    tmp_path: Path, project: Project, base_image: str, fresh_builder: LocalBuildKit
+    tmp_path: Path,
+    project: Project,
+    base_image: str,
+    runtime_image: str,
+    fresh_builder: LocalBuildKit,
 ) -> None:
     service = f"nopush-{uuid.uuid4().hex[:6]}"
     # A pull request from a branch of the repository: secrets are there, nothing is pushed.
     given = inputs(project, service, base_image, push="false")
-    run = run_action(workspace(tmp_path), given, env=fresh_builder.env())
+    run = run_action(workspace(tmp_path, runtime_image), given, env=fresh_builder.env())
     assert run.returncode == 0, run.text()
     assert "push: false; built" in run.stdout
     assert "importing cache manifest from" in run.stdout

@@ -29,7 +29,7 @@ PROJECT = "k1s0signing-service"
 
 @pytest.fixture(scope="module")
 def robot(harbor: LocalHarbor) -> Robot:
-    harbor.create_project(PROJECT)
+    harbor.create_project(PROJECT, auto_scan=True)
     return harbor.create_robot(PROJECT, f"sign{uuid.uuid4().hex[:6]}")
 
 
@@ -87,19 +87,19 @@ def test_run_signs_the_digest_then_promotes(
     harbor: LocalHarbor,
     robot: Robot,
     sigstore: LocalSigstore,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service = f"signed{uuid.uuid4().hex[:6]}"
     env = run_env(tmp_path, harbor, robot, sigstore, service)
-    # The runner hands the job its token variables in the process environment.
-    for name, value in sigstore.issue_env(workflow_claims(REPOSITORY, sha=CONTEXT.sha)).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("COSIGN", tool("cosign"))
+    # The runner hands the job its token variables in the environment the settings are read from.
+    env |= sigstore.issue_env(workflow_claims(REPOSITORY, sha=CONTEXT.sha))
+    env["COSIGN"] = tool("cosign")
     result = pipeline.run(read_inputs(env), CONTEXT, Actions(env, io.StringIO()))
     assert result.pushed is not None
     digest_tag = result.pushed.digest.replace(":", "-")
     repository = result.plan.image.split("/", 1)[1]
-    assert tags(harbor, robot, repository) == sorted([*result.applied_tags, f"{digest_tag}.sig"])
+    assert tags(harbor, robot, repository) == sorted(
+        [*result.applied_tags, f"{digest_tag}.sig", f"{digest_tag}.att"]  # attest: true
+    )
     assert "latest" in result.applied_tags
     outputs = (tmp_path / "out").read_text()
     for name in ("signature", "certificate-identity", "certificate-oidc-issuer", "verify-command"):
@@ -112,11 +112,10 @@ def test_run_promotes_nothing_when_signing_fails(
     harbor: LocalHarbor,
     robot: Robot,
     sigstore: LocalSigstore,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service = f"unsigned{uuid.uuid4().hex[:6]}"
     env = run_env(tmp_path, harbor, robot, sigstore, service)
-    monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL", raising=False)  # no id-token permission
+    env["COSIGN"] = tool("cosign")  # and no ACTIONS_ID_TOKEN_REQUEST_*: no id-token permission
     inputs = read_inputs(env)
     with pytest.raises(OidcError, match="id-token: write"):
         pipeline.run(inputs, CONTEXT, Actions(env, io.StringIO()))

@@ -38,7 +38,7 @@ def apply(
 def test_apply_is_idempotent_and_the_policy_keeps_r1_to_r3(
     harbor: LocalHarbor, project: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    robot = harbor.create_robot(project, "retention", permissions=("retention",))
+    robot = harbor.create_robot(project, "retention", permissions=("retention", "project-read"))
     env = {"HARBOR_USERNAME": robot.name, "HARBOR_PASSWORD": robot.secret}
     admin = HarborClient(harbor.url, *harbor.admin)
 
@@ -61,7 +61,7 @@ def test_apply_is_idempotent_and_the_policy_keeps_r1_to_r3(
     assert admin.get_project(project).retention_id == policy_id
 
     # A repository: 12 releases (build tag pushed, version tag promoted), `latest` on the newest,
-    # a branch build pushed 8 days ago and one pushed now.
+    # branch builds pushed 31 and 8 days ago (the backstop is 30 days) and one pushed now.
     repository = "app"
     pushed: dict[str, tuple[str, int]] = {}  # first tag -> (digest, days old)
 
@@ -76,7 +76,8 @@ def test_apply_is_idempotent_and_the_policy_keeps_r1_to_r3(
     for minor in range(1, 13):
         push(f"1.{minor}.0-abc{minor:04d}", 100 - minor, f"1.{minor}.0")
     admin.create_tag(project, repository, pushed["1.12.0-abc0012"][0], "latest")
-    push("feature-old-1234567", 8)
+    push("feature-old-1234567", 31)
+    push("feature-week-7654321", 8)
     push("feature-new-89abcde", 0)
     # No API backdates a push: age the artifacts in LocalHarbor's own records.
     with harbor.harbor.store.transaction() as data:
@@ -99,7 +100,7 @@ def test_apply_is_idempotent_and_the_policy_keeps_r1_to_r3(
     assert left == (
         kept_versions
         | {f"{v}-abc{int(v.split('.')[1]):04d}" for v in kept_versions}
-        | {"latest", "feature-new-89abcde"}
+        | {"latest", "feature-week-7654321", "feature-new-89abcde"}
     )
     for gone in ("1.1.0", "1.2.0", "feature-old-1234567"):
         manifest = requests.get(

@@ -22,8 +22,9 @@ from k1s0_action.gate import GateSettings, scan_gate
 from k1s0_action.gha import Actions
 from k1s0_action.harbor import HarborAuthError, HarborClient, HarborPermissionError
 from k1s0_action.inputs import read_inputs
+from k1s0_action.outcome import RunOutcome
 from k1s0_action.promotion import ImmutableTagError
-from k1s0_stack.harbor import LocalHarbor
+from k1s0_stack.harbor import ACTION_PERMISSIONS, LocalHarbor
 from k1s0_stack.runner import parse_outputs
 from k1s0_stack.testimages import FIXTURE_CVES, build_context
 
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 SERVICE = "svc"
 # What the action needs: push the build tag, read and scan the artifact, add and remove tags.
-PERMISSIONS = ("push", "pull", "scan", "tag-create", "tag-delete", "artifact-read", "artifact-list")
+PERMISSIONS = ACTION_PERMISSIONS  # exactly what the action needs
 _numbers = itertools.count(1)
 
 
@@ -86,7 +87,7 @@ class Project:
         version: str = "1.0.0",
         secret: str | None = None,
         **inputs: str,
-    ) -> tuple[Run, pipeline.RunResult | ActionError]:
+    ) -> tuple[Run, RunOutcome | ActionError]:
         number = next(_numbers)
         workdir = self.tmp / f"run{number}"
         workdir.mkdir()
@@ -135,14 +136,19 @@ def project(harbor: LocalHarbor, tmp_path: Path) -> Iterator[Callable[..., Proje
 
     def make(permissions: tuple[str, ...] = PERMISSIONS, **options: Any) -> Project:
         prefix = f"gate{os.getpid()}n{next(_numbers)}"
-        harbor.create_project(f"{prefix}-system", **options)
+        if "metadata" in options:  # stored exactly as given, as Harbor stores an API-made project
+            harbor.harbor.create_project(
+                f"{prefix}-system", options["metadata"], options.get("cve_allowlist")
+            )
+        else:
+            harbor.create_project(f"{prefix}-system", **{"auto_scan": True, **options})
         robot = harbor.create_robot(f"{prefix}-system", "ci", permissions=permissions)
         return Project(harbor, prefix, robot.name, robot.secret, tmp_path)
 
     yield make
 
 
-def passed(result: pipeline.RunResult | ActionError) -> pipeline.RunResult:
+def passed(result: RunOutcome | ActionError) -> RunOutcome:
     if isinstance(result, ActionError):
         pytest.fail(f"the run failed: {result.diagnostics()}")
     return result
@@ -325,7 +331,7 @@ def test_wrong_robot_secret_is_one_clear_error(project: Callable[..., Project]) 
             SERVICE,
             "sha256:" + "0" * 64,
             GateSettings(60, ("critical", "high"), (), "fail"),
-            Actions({}, io.StringIO()),
+            Actions({}, io.StringIO()).info,
         )
     assert client.requests_sent == 1
 
@@ -372,3 +378,29 @@ def test_existing_release_tag_on_another_digest_is_refused(
     assert "immutable" in result.diagnostics()
     assert first.pushed is not None
     assert p.tags()["1.0.0"] == first.pushed.digest
+
+
+def test_project_without_the_reuse_key_is_judged_by_the_system_allowlist(
+    project: Callable[..., Project],
+) -> None:
+    """Harbor treats a missing reuse_sys_cve_allowlist as true: the project's own list, which
+    names the findings, does not apply, and Harbor would refuse the pull (412)."""
+    p = project(
+        metadata={"auto_scan": "true"},
+        cve_allowlist={"items": [{"cve_id": c} for c in FIXTURE_CVES["allowlisted-high"]]},
+    )
+    run, result = p.run("allowlisted-high")
+    assert isinstance(result, ScanGateError)
+    assert "1.0.0" not in p.tags()
+    assert "CVE allowlist: the system's" in run.stream.getvalue()
+
+
+def test_robot_that_cannot_list_artifacts_fails_before_the_build(
+    project: Callable[..., Project],
+) -> None:
+    p = project(permissions=tuple(x for x in PERMISSIONS if x != "artifact-list"))
+    run, result = p.run("clean")
+    assert isinstance(result, HarborPermissionError)
+    assert "Harbor permission artifact:list" in result.diagnostics()
+    assert "pushed" not in run.stream.getvalue()
+    assert "Step" not in run.stream.getvalue()  # the build never started

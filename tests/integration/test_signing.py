@@ -22,7 +22,7 @@ from k1s0_action.cli import main
 from k1s0_action.context import GitContext
 from k1s0_action.errors import InputError, OidcError, SigningError
 from k1s0_action.gha import Actions
-from k1s0_action.inputs import read_inputs
+from k1s0_action.inputs import signing_stage as stage
 from k1s0_action.oidc import repository_identity_regexp, request_token
 from k1s0_action.retry import Backoff
 from k1s0_action.signing import (
@@ -146,7 +146,7 @@ def signed(docker_api: docker.APIClient, registry: Registry, sigstore: LocalSigs
     env = action_env(sigstore, registry) | sigstore.issue_env(workflow_claims(REPOSITORY))
     stream = io.StringIO()
     result = sign_and_verify(
-        ref, read_inputs(env), git_context(), Actions(env, stream), env=env, version="1.2.3"
+        ref, *stage(env), git_context(), Actions(env, stream), env=env, version="1.2.3"
     )
     return Signed(ref, result, stream.getvalue(), env)
 
@@ -276,7 +276,7 @@ def test_a_tag_moved_to_another_digest_does_not_verify(
     first = build_and_push(docker_api, registry, repository, "1.0.0", "first")
     env = action_env(sigstore, registry) | sigstore.issue_env(workflow_claims(REPOSITORY))
     sign_and_verify(
-        first, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
+        first, *stage(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
     )
     # Someone pushes a different image under the same tag: the tag now names an unsigned digest.
     second = build_and_push(docker_api, registry, repository, "1.0.0", "second")
@@ -305,7 +305,7 @@ def test_bundle_format_signs_and_verifies(
     env = action_env(sigstore, registry) | sigstore.issue_env(workflow_claims(REPOSITORY))
     env["INPUT_SIGNATURE-FORMAT"] = "bundle"
     result = sign_and_verify(
-        ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
+        ref, *stage(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
     )
     assert result.signature == ref.replace("@sha256:", ":sha256-")
     # No referrers API in this registry: cosign stores the bundle under the fallback tag.
@@ -326,7 +326,7 @@ def test_reusable_workflow_identity_is_the_called_workflow(
         workflow_claims(REPOSITORY, job_workflow=called)
     )
     result = sign_and_verify(
-        ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
+        ref, *stage(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
     )
     assert result.certificate_identity == f"https://github.com/{called}"
 
@@ -344,7 +344,7 @@ def test_fulcio_answering_503_twice_is_retried(
     fulcio_faults.fail_next(2, "/api/v2/signingCert")
     stream = io.StringIO()
     result = sign_and_verify(
-        ref, read_inputs(env), git_context(), Actions(env, stream), env=env, backoff=FAST
+        ref, *stage(env), git_context(), Actions(env, stream), env=env, backoff=FAST
     )
     assert fulcio_faults.injected() == 2
     calls = [status for _, path, status in fulcio_faults.log if path == "/api/v2/signingCert"]
@@ -367,7 +367,7 @@ def test_fulcio_failing_for_good_fails_signing(
     with pytest.raises(SigningError, match="gave up after 2 attempts"):
         sign_and_verify(
             ref,
-            read_inputs(env),
+            *stage(env),
             git_context(),
             Actions(env, io.StringIO()),
             env=env,
@@ -381,7 +381,7 @@ def test_missing_token_variables_name_the_permission(
     env = action_env(sigstore, registry)
     ref = f"{registry.host}/k1s0-signing/orders@sha256:{'a' * 64}"
     with pytest.raises(OidcError) as caught:
-        sign_and_verify(ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env)
+        sign_and_verify(ref, *stage(env), git_context(), Actions(env, io.StringIO()), env=env)
     message = caught.value.diagnostics()
     assert "id-token: write" in message and "permissions:" in message
     assert "\n" not in message
@@ -407,7 +407,7 @@ def test_issuer_other_than_configured_signs_nothing(
     env["INPUT_CERTIFICATE-OIDC-ISSUER"] = "https://token.actions.githubusercontent.com"
     ref = f"{registry.host}/k1s0-signing/orders@sha256:{'b' * 64}"
     with pytest.raises(InputError, match="certificate-oidc-issuer"):
-        sign_and_verify(ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env)
+        sign_and_verify(ref, *stage(env), git_context(), Actions(env, io.StringIO()), env=env)
 
 
 def test_token_service_protocol(sigstore: LocalSigstore, run_env: dict[str, str]) -> None:
@@ -433,7 +433,7 @@ def test_with_rekor_the_signature_is_logged_and_verified_against_the_log(
     ref = build_and_push(docker_api, registry, "k1s0-signing/tlog", "build-1", "tlog")
     env = action_env(sigstore_tlog, registry) | sigstore_tlog.issue_env(workflow_claims(REPOSITORY))
     result = sign_and_verify(
-        ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
+        ref, *stage(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
     )
     assert "--insecure-ignore-tlog" not in result.verify_command
     log = requests.get(f"{sigstore_tlog.rekor.url}/api/v1/log", timeout=10).json()
@@ -454,7 +454,7 @@ def test_with_rekor_an_unlogged_signature_does_not_verify(
     env = action_env(sigstore_tlog, registry) | sigstore_tlog.issue_env(workflow_claims(REPOSITORY))
     env["INPUT_TLOG-UPLOAD"] = "false"
     sign_and_verify(
-        ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
+        ref, *stage(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
     )
     assert sigstore_tlog.rekor is not None
     config = SigstoreConfig(
@@ -486,7 +486,7 @@ def test_rekor_answering_503_twice_is_retried(
         proxy.fail_next(2, "/api/v1/log/entries")
         stream = io.StringIO()
         sign_and_verify(
-            ref, read_inputs(env), git_context(), Actions(env, stream), env=env, backoff=FAST
+            ref, *stage(env), git_context(), Actions(env, stream), env=env, backoff=FAST
         )
         uploads = [status for method, path, status in proxy.log if method == "POST"]
         assert uploads == [503, 503, 201]
@@ -504,7 +504,7 @@ def test_with_rekor_the_bundle_format_is_logged_too(
     env = action_env(sigstore_tlog, registry) | sigstore_tlog.issue_env(workflow_claims(REPOSITORY))
     env["INPUT_SIGNATURE-FORMAT"] = "bundle"
     result = sign_and_verify(
-        ref, read_inputs(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
+        ref, *stage(env), git_context(), Actions(env, io.StringIO()), env=env, backoff=FAST
     )
     after = requests.get(f"{sigstore_tlog.rekor.url}/api/v1/log", timeout=10).json()["treeSize"]
     assert after == before + 1

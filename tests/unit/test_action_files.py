@@ -15,9 +15,14 @@ from k1s0_stack.act import local_action_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 REUSABLE = ROOT / ".github" / "workflows" / "k1s0-image.yml"
-EXAMPLE_WORKFLOWS = sorted(ROOT.glob("examples/*/.github/workflows/*.yml"))
 ACTION = "k1s0-org/k1s0-image-action@v1"
 REUSABLE_USES = "k1s0-org/k1s0-image-action/.github/workflows/k1s0-image.yml@v1"
+# The image-building examples (examples/platform-rescan calls the rescan workflow instead).
+EXAMPLE_WORKFLOWS = sorted(
+    path
+    for path in ROOT.glob("examples/*/.github/workflows/*.yml")
+    if REUSABLE_USES in path.read_text()
+)
 
 
 def load(path: Path) -> dict[str, Any]:

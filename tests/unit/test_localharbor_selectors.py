@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from k1s0_stack.harbor.service import _tags_selected
+from k1s0_stack.harbor.retention import _tags_selected
 
 
 def artifact(*tags: str) -> dict[str, object]:

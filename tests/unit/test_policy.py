@@ -1,23 +1,27 @@
-"""The vulnerability policy as tables: findings + allowlists + inputs -> disposition."""
+"""The vulnerability policy as tables: findings + allowlists + inputs -> disposition, with
+Harbor's semantics (src/pkg/scan/vuln/severity.go, src/pkg/allowlist/models/cve_allowlist.go)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from k1s0_action.policy import (
+    UNRECOGNISED,
     Allowlist,
     Disposition,
     Finding,
     PolicyConfig,
+    blocked_severities,
     decide,
     effective_allowlist,
-    normalize_severity,
+    harbor_severity,
     warning_lines,
 )
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+NOW_TS = int(NOW.timestamp())
 BLOCK = PolicyConfig(block_severities=frozenset({"critical", "high"}))
 
 
@@ -25,7 +29,7 @@ def finding(cve: str, severity: str, package: str = "pkg") -> Finding:
     return Finding(id=cve, package=package, version="1.0", fix_version="1.1", severity=severity)
 
 
-def project_list(*cves: str, expires: datetime | None = None) -> Allowlist:
+def project_list(*cves: str, expires: int | None = None) -> Allowlist:
     return Allowlist("project p", frozenset(cves), expires)
 
 
@@ -39,38 +43,55 @@ def project_list(*cves: str, expires: datetime | None = None) -> Allowlist:
         ("negligible", None, BLOCK, Disposition.RECORDED),
         ("unknown", None, BLOCK, Disposition.RECORDED),
         ("high", project_list("CVE-1"), BLOCK, Disposition.ALLOWED),
-        (
-            "high",
-            project_list("CVE-1", expires=NOW + timedelta(days=1)),
-            BLOCK,
-            Disposition.ALLOWED,
-        ),
-        (
-            "high",
-            project_list("CVE-1", expires=NOW - timedelta(seconds=1)),
-            BLOCK,
-            Disposition.BLOCKING,
-        ),
+        ("high", project_list("CVE-1", expires=NOW_TS + 86400), BLOCK, Disposition.ALLOWED),
+        ("high", project_list("CVE-1", expires=NOW_TS + 1), BLOCK, Disposition.ALLOWED),
+        # Harbor's IsExpired(): now >= expires_at; 0 and negatives are long past.
+        ("high", project_list("CVE-1", expires=NOW_TS), BLOCK, Disposition.BLOCKING),
+        ("high", project_list("CVE-1", expires=NOW_TS - 1), BLOCK, Disposition.BLOCKING),
+        ("high", project_list("CVE-1", expires=0), BLOCK, Disposition.BLOCKING),
+        ("high", project_list("CVE-1", expires=-1), BLOCK, Disposition.BLOCKING),
         ("high", project_list("CVE-2"), BLOCK, Disposition.BLOCKING),
+        # Exact ids (CVESet.Contains): no trimming, no case folding.
+        ("high", project_list("cve-1"), BLOCK, Disposition.BLOCKING),
+        ("high", project_list(" CVE-1"), BLOCK, Disposition.BLOCKING),
+        ("high", project_list("CVE-1 "), BLOCK, Disposition.BLOCKING),
         ("medium", project_list("CVE-1"), BLOCK, Disposition.ALLOWED),
         ("high", None, PolicyConfig(frozenset({"critical"})), Disposition.RECORDED),
+        # block-severities is a threshold: a listed severity blocks everything above it.
+        ("critical", None, PolicyConfig(frozenset({"medium"})), Disposition.BLOCKING),
+        ("high", None, PolicyConfig(frozenset({"medium"})), Disposition.BLOCKING),
+        ("medium", None, PolicyConfig(frozenset({"medium"})), Disposition.BLOCKING),
+        ("low", None, PolicyConfig(frozenset({"medium"})), Disposition.RECORDED),
+        ("critical", None, PolicyConfig(frozenset({"high"})), Disposition.BLOCKING),
+        ("negligible", None, PolicyConfig(frozenset({"low"})), Disposition.RECORDED),
+        ("none", None, PolicyConfig(frozenset({"unknown"})), Disposition.BLOCKING),
+        ("critical", None, PolicyConfig(frozenset()), Disposition.RECORDED),
         (
-            "medium",
+            "critical",
             None,
-            PolicyConfig(frozenset({"critical", "high", "medium"})),
+            PolicyConfig(frozenset({"critical"}), frozenset({"CVE-1"})),
+            Disposition.ALLOWED,
+        ),
+        (
+            "critical",
+            None,
+            PolicyConfig(frozenset({"critical"}), frozenset({"cve-1"})),
             Disposition.BLOCKING,
         ),
         (
             "critical",
-            None,
+            project_list("CVE-1", expires=NOW_TS - 86400),
             PolicyConfig(frozenset({"critical"}), frozenset({"CVE-1"})),
             Disposition.ALLOWED,
         ),
+        # An unrecognised severity ranks above Critical in Harbor and is never allowed here.
+        (UNRECOGNISED, None, PolicyConfig(frozenset()), Disposition.BLOCKING),
+        (UNRECOGNISED, project_list("CVE-1"), BLOCK, Disposition.BLOCKING),
         (
-            "critical",
-            project_list("CVE-1", expires=NOW - timedelta(days=1)),
+            UNRECOGNISED,
+            None,
             PolicyConfig(frozenset({"critical"}), frozenset({"CVE-1"})),
-            Disposition.ALLOWED,
+            Disposition.BLOCKING,
         ),
     ],
 )
@@ -82,6 +103,39 @@ def test_disposition(
     assert decision.passed is (expected is not Disposition.BLOCKING)
 
 
+@pytest.mark.parametrize("missing", ["", None])
+def test_blocking_finding_without_id_blocks_and_is_never_dropped(missing: str | None) -> None:
+    nameless = finding(missing or "", "high")
+    decision = decide([nameless], project_list("", "CVE-1"), BLOCK, NOW)
+    assert not decision.passed
+    assert decision.blocking[0].finding is nameless
+    assert "no vulnerability id" in decision.blocking[0].reason
+    assert decision.blocking[0].finding.label == "(no id) (high)"
+    low = decide([finding("", "low")], None, BLOCK, NOW)
+    assert low.passed and low.judged[0].disposition is Disposition.RECORDED
+
+
+def test_defects_block_whatever_the_findings() -> None:
+    decision = decide([], None, BLOCK, NOW, defects=("the overview says Critical",))
+    assert not decision.passed
+    assert decision.defects == ("the overview says Critical",)
+
+
+@pytest.mark.parametrize(
+    ("listed", "blocked"),
+    [
+        (("critical", "high"), ("critical", "high")),
+        (("medium",), ("critical", "high", "medium")),
+        (("critical", "low"), ("critical", "high", "medium", "low")),
+        (("negligible",), ("critical", "high", "medium", "low", "negligible")),
+        (("unknown",), ("critical", "high", "medium", "low", "negligible", "unknown", "none")),
+        ((), ()),
+    ],
+)
+def test_block_severities_is_a_threshold(listed: tuple[str, ...], blocked: tuple[str, ...]) -> None:
+    assert blocked_severities(listed) == blocked
+
+
 def test_counts_found_allowed_blocking_per_severity() -> None:
     findings = [
         finding("CVE-1", "critical"),
@@ -90,7 +144,7 @@ def test_counts_found_allowed_blocking_per_severity() -> None:
         finding("CVE-4", "medium"),
         finding("CVE-5", "low"),
     ]
-    decision = decide(findings, project_list("cve-3".upper()), BLOCK, NOW)
+    decision = decide(findings, project_list("CVE-3"), BLOCK, NOW)
     rows = {c.severity: (c.found, c.allowed, c.blocking) for c in decision.counts}
     assert rows["critical"] == (1, 0, 1)
     assert rows["high"] == (2, 1, 1)
@@ -102,23 +156,35 @@ def test_counts_found_allowed_blocking_per_severity() -> None:
 
 def test_ignore_cves_use_is_recorded_only_when_it_matched() -> None:
     config = PolicyConfig(BLOCK.block_severities, frozenset({"CVE-1", "CVE-9"}))
-    decision = decide([finding("cve-1", "high")], None, config, NOW)
+    decision = decide([finding("CVE-1", "high")], None, config, NOW)
     assert decision.ignore_cves_used == ("CVE-1",)
     assert decision.allowed[0].reason == "ignore-cves input"
 
 
 def test_expired_allowlist_is_reported() -> None:
-    expired = project_list("CVE-1", expires=NOW - timedelta(days=1))
+    expired = project_list("CVE-1", expires=0)
     decision = decide([finding("CVE-1", "high")], expired, BLOCK, NOW)
     assert decision.expired_allowlist == expired
     assert "expired" in decision.blocking[0].reason
+    assert expired.expiry_text() == "1970-01-01T00:00:00+00:00"
     assert decide([finding("CVE-2", "high")], expired, BLOCK, NOW).expired_allowlist is None
+    assert project_list(expires=10**20).expiry_text() == f"{10**20} (Unix time)"
 
 
-@pytest.mark.parametrize(("reuse", "expected_source"), [(True, "system"), (False, "project p")])
-def test_effective_allowlist_follows_harbor(reuse: bool, expected_source: str) -> None:
-    system = Allowlist("system", frozenset({"CVE-S"}))
-    assert effective_allowlist(project_list("CVE-P"), system, reuse).source == expected_source
+@pytest.mark.parametrize(
+    ("reuse", "system", "expected"),
+    [
+        (True, Allowlist("system", frozenset({"CVE-S"})), "system"),
+        (False, Allowlist("system", frozenset({"CVE-S"})), "project p"),
+        (True, None, None),  # the system list could not be read: no list at all
+        (False, None, "project p"),
+    ],
+)
+def test_effective_allowlist_follows_harbor(
+    reuse: bool, system: Allowlist | None, expected: str | None
+) -> None:
+    chosen = effective_allowlist(project_list("CVE-P"), system, reuse)
+    assert (chosen.source if chosen else None) == expected
 
 
 @pytest.mark.parametrize(
@@ -126,13 +192,19 @@ def test_effective_allowlist_follows_harbor(reuse: bool, expected_source: str) -
     [
         ("Critical", "critical"),
         ("HIGH", "high"),
-        ("", "unknown"),
-        (None, "unknown"),
-        ("odd", "unknown"),
+        ("negligible", "negligible"),
+        ("None", "none"),
+        ("Unknown", "unknown"),
+        ("", UNRECOGNISED),
+        (None, UNRECOGNISED),
+        ("odd", UNRECOGNISED),
+        (" High", UNRECOGNISED),
+        ("Severe", UNRECOGNISED),
+        (5, UNRECOGNISED),
     ],
 )
-def test_normalize_severity(given: str | None, expected: str) -> None:
-    assert normalize_severity(given) == expected
+def test_harbor_severity(given: object, expected: str) -> None:
+    assert harbor_severity(given) == expected
 
 
 @pytest.mark.parametrize(

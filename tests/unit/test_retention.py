@@ -19,7 +19,7 @@ from k1s0_action.retention import (
     check_schedule,
     render_policy,
 )
-from k1s0_stack.harbor.service import retained
+from k1s0_stack.harbor.retention import retained
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_policy_shape() -> None:
     assert [(r["template"], r["params"]) for r in rules] == [
         ("latestPushedK", {"latestPushedK": 10}),
         ("always", {}),
-        ("nDaysSinceLastPush", {"nDaysSinceLastPush": 7}),
+        ("nDaysSinceLastPush", {"nDaysSinceLastPush": 30}),
     ]
     assert [r["tag_selectors"][0]["pattern"] for r in rules] == [RELEASE_PATTERN, "latest", "**"]
     # Harbor treats empty extras as untagged=true: every tag selector says it explicitly.
@@ -96,7 +96,7 @@ def _kept(artifacts: list[dict[str, Any]]) -> list[int]:
     return sorted(int(a["id"]) for a in kept)
 
 
-# 12 releases, oldest first, each with its <version>-<sha7> build tag, all older than 7 days.
+# 12 releases, oldest first, each with its <version>-<sha7> build tag, all older than 30 days.
 RELEASES = [
     _artifact(n, [f"1.{n}.0", f"1.{n}.0-abc{n:04d}"], days_old=100 - n) for n in range(1, 13)
 ]
@@ -106,17 +106,18 @@ RELEASES = [
     ("extra", "kept_extra", "oldest_release_kept"),
     [
         ([], [], 3),
-        # R3: branch builds live 7 days after their push, merged or not.
-        ([_artifact(101, ["feature-auth-a1b2c3d"], 8)], [], 3),
-        ([_artifact(101, ["feature-auth-a1b2c3d"], 1)], [101], 3),
+        # R3's backstop: branch builds the cleanup did not delete go 30 days after their push
+        # (the cleanup deletes them 7 days after the merge; the policy cannot tell merges).
+        ([_artifact(101, ["feature-auth-a1b2c3d"], 31)], [], 3),
+        ([_artifact(101, ["feature-auth-a1b2c3d"], 8)], [101], 3),
         ([_artifact(101, ["123-fix-a1b2c3d"], 1)], [101], 3),
         # An unpromoted build is no version: kept while young, then deleted.
         ([_artifact(101, ["2.0.0-deadbee"], 2)], [101], 3),
-        ([_artifact(101, ["2.0.0-deadbee"], 30)], [], 3),
-        # Untagged leftovers: 7 days.
-        ([_artifact(101, [], 1), _artifact(102, [], 9)], [101], 3),
+        ([_artifact(101, ["2.0.0-deadbee"], 31)], [], 3),
+        # Untagged leftovers: 30 days.
+        ([_artifact(101, [], 9), _artifact(102, [], 31)], [101], 3),
         # A pre-release with a numeric last identifier counts as a version (documented).
-        ([_artifact(101, ["2.0.0-rc.1", "2.0.0-rc.1-1234567"], 30)], [101], 4),
+        ([_artifact(101, ["2.0.0-rc.1", "2.0.0-rc.1-1234567"], 40)], [101], 4),
         # A new release pushes the oldest of the ten out.
         ([_artifact(101, ["1.13.0", "1.13.0-1234567"], 10)], [101], 4),
         # 11 releases in a week: all stay (R3 cannot skip releases), older ones but `latest` go.

@@ -13,7 +13,7 @@ NOW = datetime(2026, 11, 28, tzinfo=UTC)
 DIGEST = "sha256:" + "a" * 64
 
 
-def report(findings: list[Finding], verdict: str, **extra: object) -> ScanReport:
+def report(findings: list[Finding], verdict: Verdict, **extra: object) -> ScanReport:
     decision = decide(
         findings,
         Allowlist("project p", frozenset({"CVE-A"})),
@@ -73,7 +73,7 @@ def test_markdown_has_verdict_counts_findings_and_links() -> None:
 def test_markdown_notes_an_expired_allowlist() -> None:
     decision = decide(
         [Finding("CVE-A", "p", "1", "2", "high")],
-        Allowlist("project p", frozenset({"CVE-A"}), NOW - timedelta(days=1)),
+        Allowlist("project p", frozenset({"CVE-A"}), int((NOW - timedelta(days=1)).timestamp())),
         PolicyConfig(frozenset({"high"})),
         NOW,
     )
@@ -114,3 +114,16 @@ def test_sarif_is_2_1_0_with_levels_rules_and_suppressions() -> None:
     assert all(
         float(r["properties"]["security-severity"]) >= 0 for r in run["tool"]["driver"]["rules"]
     )
+
+
+def test_markdown_names_each_defect_and_an_unrecognised_severity() -> None:
+    decision = decide(
+        [Finding("CVE-X", "p", "1", "", "unrecognised", reported_severity="Severe")],
+        None,
+        PolicyConfig(frozenset({"high"})),
+        NOW,
+        defects=("scan overview (1.1) counts 3 vulnerabilities, the report (1.1) lists 1",),
+    )
+    text = markdown(ScanReport("i", DIGEST, "Success", Verdict.BLOCKED, decision, "u"))
+    assert "> Failing closed: scan overview (1.1) counts 3 vulnerabilities" in text
+    assert "| Unrecognised (Severe) | blocking |" in text

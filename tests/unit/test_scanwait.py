@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from k1s0_action.harbor import Artifact, ScanOverview
+from k1s0_action.errors import HarborError
+from k1s0_action.harbor import Artifact, ScanOverview, SizedArtifact
 from k1s0_action.scanwait import (
     MAX_INTERVAL,
     MIN_INTERVAL,
     WaitSettings,
     expected_duration,
     next_interval,
+    project_estimate,
     wait_for_scan,
 )
 
@@ -31,6 +33,10 @@ class SimulatedHarbor:
     outcome: str = "Success"
     answer_time: float = 0.01
     history: tuple[float, ...] = ()
+    # Other repositories' scans: (duration, size); this artifact's size is `size`.
+    project_history: tuple[tuple[float, int], ...] | None = ()  # None: the listing fails
+    size: int = 1000
+    stale: ScanOverview | None = None  # shown until the scan starts (a rescan's predecessor)
     now: float = 0.0
     polls: list[float] = field(default_factory=list)
     scan_requests: int = 0
@@ -49,7 +55,7 @@ class SimulatedHarbor:
 
     def _overview(self) -> ScanOverview | None:
         if self.starts is None or self.now < self.starts:
-            return None
+            return self.stale
         if self.now < self.starts + self.duration:
             return ScanOverview("Running")
         return ScanOverview(self.outcome)
@@ -72,10 +78,31 @@ class SimulatedHarbor:
                 ScanOverview("Success", start_time=end - timedelta(seconds=took), end_time=end),
             )
 
+    def recent_project_artifacts(self, project: str, count: int) -> Sequence[SizedArtifact]:
+        if self.project_history is None:
+            raise HarborError("Harbor has no project artifact list (404)")
+        own = SizedArtifact("svc", self.size, Artifact(1, DIGEST, 1, (), None))
+        others = [
+            SizedArtifact(f"other{number}", size, success(f"sha256:o{number}", took, number))
+            for number, (took, size) in enumerate(self.project_history)
+        ]
+        return [own, *others][:count]
+
     @property
     def finished_at(self) -> float:
         assert self.starts is not None
         return self.starts + self.duration
+
+
+def success(digest: str, took: float, minute: int) -> Artifact:
+    end = T0 + timedelta(minutes=minute)
+    return Artifact(
+        1,
+        digest,
+        1,
+        (),
+        ScanOverview("Success", start_time=end - timedelta(seconds=took), end_time=end),
+    )
 
 
 def run(harbor: SimulatedHarbor, timeout: float = 600, auto_scan: bool = True):  # type: ignore[no-untyped-def]
@@ -84,7 +111,7 @@ def run(harbor: SimulatedHarbor, timeout: float = 600, auto_scan: bool = True): 
         "p",
         "svc",
         DIGEST,
-        WaitSettings(timeout=timeout, auto_scan=auto_scan, grace=5.0),
+        WaitSettings(timeout=timeout, auto_scan=auto_scan, grace=5.0, stale=harbor.stale),
         lambda _: None,
         clock=harbor.clock,
         sleep=harbor.sleep,
@@ -194,3 +221,125 @@ def test_expected_duration_is_the_median_of_recent_successes_of_other_digests() 
     ]
     assert expected_duration(artifacts, DIGEST) == 12
     assert expected_duration([], DIGEST) is None
+
+
+@pytest.mark.parametrize(
+    ("starts", "auto_scan", "status", "max_now"),
+    [
+        (None, False, "None", 0.1),  # no scan on push: nothing to wait for
+        (None, True, "None", 6.0),  # scan on push: the grace period, then nothing
+        (2.0, True, "Success", 10.0),  # a scan on push that shows up is waited for
+        (0.0, False, "Success", 10.0),  # a running scan is waited for
+    ],
+)
+def test_without_start_no_scan_is_ever_requested(
+    starts: float | None, auto_scan: bool, status: str, max_now: float
+) -> None:
+    harbor = SimulatedHarbor(starts=starts, duration=3)
+    result = wait_for_scan(
+        harbor,
+        "p",
+        "svc",
+        DIGEST,
+        WaitSettings(timeout=600, auto_scan=auto_scan, grace=5.0, start=False),
+        lambda _: None,
+        clock=harbor.clock,
+        sleep=harbor.sleep,
+    )
+    assert harbor.scan_requests == 0 and not result.triggered
+    assert (result.status, result.timed_out) == (status, False)
+    assert harbor.now <= max_now
+
+
+@pytest.mark.parametrize(
+    ("duration", "project_history", "size", "max_delay", "max_polls", "source"),
+    [
+        (120, (), 1000, 30.0, 30, ""),  # nothing scanned anywhere yet: today's behaviour
+        (120, None, 1000, 30.0, 30, ""),  # the project listing fails: the same
+        (120, ((120.0, 1000),), 1000, 0.5, 30, "project"),
+        (20, ((19.0, 1000), (21.0, 1000), (20.0, 1000)), 1000, 0.5, 20, "project"),
+        (120, ((60.0, 500),), 1000, 0.5, 30, "project"),  # half the size, half the time
+    ],
+)
+def test_a_new_repository_borrows_the_projects_scan_history(
+    duration: float,
+    project_history: tuple[tuple[float, int], ...] | None,
+    size: int,
+    max_delay: float,
+    max_polls: int,
+    source: str,
+) -> None:
+    harbor = SimulatedHarbor(
+        starts=0.5, duration=duration, project_history=project_history, size=size
+    )
+    result = run(harbor)
+    assert result.status == "Success"
+    assert result.estimated_from == source
+    assert harbor.now - harbor.finished_at <= max_delay
+    assert result.polls <= max_polls
+
+
+def test_the_repositorys_own_history_comes_before_the_projects() -> None:
+    harbor = SimulatedHarbor(
+        starts=0.5, duration=20, history=(20.0,), project_history=((500.0, 1000),)
+    )
+    result = run(harbor)
+    assert result.estimated_from == "repository" and result.expected == 20
+
+
+def sized(repository: str, size: int, artifact: Artifact) -> SizedArtifact:
+    return SizedArtifact(repository, size, artifact)
+
+
+@pytest.mark.parametrize(
+    ("listed", "expected"),
+    [
+        ([], None),
+        ([sized("svc", 1000, Artifact(1, DIGEST, 1, (), None))], None),
+        # Another repository's scan, same size: its duration.
+        ([sized("a", 1000, success("sha256:a", 30, 1))], 30.0),
+        # Twice the size takes twice as long; this artifact's size comes from the listing.
+        (
+            [
+                sized("svc", 2000, Artifact(1, DIGEST, 1, (), None)),
+                sized("a", 1000, success("sha256:a", 30, 1)),
+            ],
+            60.0,
+        ),
+        # The repository's own scans and failed scans do not count.
+        (
+            [
+                sized("svc", 1000, Artifact(1, DIGEST, 1, (), None)),
+                sized("svc", 1000, success("sha256:s", 99, 2)),
+                sized("a", 1000, Artifact(3, "sha256:e", 1, (), ScanOverview("Error"))),
+                sized("b", 1000, success("sha256:b", 10, 1)),
+            ],
+            10.0,
+        ),
+        # The five nearest in size, not the five latest: the big image is left out.
+        (
+            [
+                sized("svc", 1000, Artifact(1, DIGEST, 1, (), None)),
+                sized("big", 1_000_000, success("sha256:big", 900, 9)),
+                *(sized(f"r{n}", 1000, success(f"sha256:{n}", 10 + n, n)) for n in range(5)),
+            ],
+            12.0,
+        ),
+        # Unknown own size: the latest five, unscaled.
+        (
+            [sized("a", 1000, success(f"sha256:{n}", 10 * (n + 1), n)) for n in range(7)],
+            50.0,
+        ),
+    ],
+)
+def test_project_estimate(listed: list[SizedArtifact], expected: float | None) -> None:
+    assert project_estimate(listed, "svc", DIGEST) == expected
+
+
+def test_a_rescans_predecessor_is_not_taken_for_the_new_result() -> None:
+    old = ScanOverview("Success", end_time=T0)
+    harbor = SimulatedHarbor(starts=None, duration=3, stale=old)
+    result = run(harbor, auto_scan=False)
+    assert result.triggered
+    assert result.overview == ScanOverview("Success")
+    assert harbor.now >= harbor.finished_at
