@@ -1,4 +1,4 @@
-"""The gate's property test (tests/unit/test_gate_properties.py) run long, with a random seed.
+"""The gate's property test (tests/action/unit/test_gate_properties.py) run long, randomly seeded.
 
 Usage: PYTHONPATH=$PWD python bench/gate_properties.py [examples]   (default 20000; Harbor's spec
 from $K1S0_HARBOR_SPEC, or beside the checkout). Prints how many drawn cases passed, blocked,
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 
 from k1s0_action.gate import GateSettings
 from k1s0_action.scanreport import Verdict
-from tests.unit.gate_properties import SETTINGS, SYSTEMS, check, production, projects, scans
+from tests.action.unit.gate_properties import SETTINGS, SYSTEMS, check, production, projects, scans
 
 
 def main() -> None:

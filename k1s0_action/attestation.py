@@ -5,7 +5,7 @@ The predicate is cosign's `CosignVulnPredicate` (predicate type
 `pkg/cosign/attestation/attestation.go`): `invocation` {parameters, uri, event_id, builder.id},
 `scanner` {uri, version, db {uri, version}, result}, `metadata` {scanStartedOn, scanFinishedOn}
 (RFC 3339, which Go's `time.Time` insists on). cosign publishes no JSON schema for it; the test
-schema in tests/contract/ is that struct, written down.
+schema in tests/stack/contract/ is that struct, written down.
 
 What goes in:
 - `scanner`: Trivy as Harbor names it in its report (name, version), the database when Harbor's

@@ -19,7 +19,7 @@ from typing import Any
 from k1s0_action.dockerfile_facts import DockerfileFacts, Instruction, copy_of
 from k1s0_action.errors import ActionError, InputError
 from k1s0_action.hadolint import LintResult, sarif_run
-from k1s0_action.image_facts import ImageFacts
+from k1s0_action.image_facts import PACKAGE_MANAGERS, SHELLS, ImageFacts
 from k1s0_action.inputs import parse_choice, raw_input
 
 MODES = ("enforce", "warn", "off")
@@ -534,34 +534,6 @@ def dockerfile_rules(facts: DockerfileFacts, settings: Settings) -> tuple[RuleRe
 
 # -- image rules --------------------------------------------------------------------------------
 
-SHELLS = (
-    "bin/sh",
-    "bin/ash",
-    "bin/bash",
-    "bin/dash",
-    "bin/zsh",
-    "bin/ksh",
-    "bin/busybox",
-    "usr/bin/sh",
-    "usr/bin/bash",
-    "usr/bin/dash",
-    "usr/bin/zsh",
-    "usr/bin/busybox",
-)
-PACKAGE_MANAGERS = (
-    "usr/bin/apt",
-    "usr/bin/apt-get",
-    "usr/bin/dpkg",
-    "bin/dpkg",
-    "sbin/apk",
-    "usr/sbin/apk",
-    "usr/bin/apk",
-    "usr/bin/yum",
-    "usr/bin/dnf",
-    "usr/bin/microdnf",
-    "usr/bin/rpm",
-    "bin/rpm",
-)
 # What Alpine itself is made of, which S2 allows: busybox (also as /bin/sh) and apk.
 _ALPINE_ACCEPTED = {"bin/busybox", "usr/bin/busybox", "sbin/apk", "usr/sbin/apk", "usr/bin/apk"}
 

@@ -19,7 +19,7 @@ from k1s0_action.errors import BuildError, InputError
 
 # Paths that decide V4 (tools in the runtime image) and how S4's user resolves; only these are
 # kept from the export, so an image of any size costs one streamed read and a small value.
-WATCHED = (
+SHELLS = (
     "bin/sh",
     "bin/ash",
     "bin/bash",
@@ -32,6 +32,8 @@ WATCHED = (
     "usr/bin/dash",
     "usr/bin/zsh",
     "usr/bin/busybox",
+)
+PACKAGE_MANAGERS = (
     "usr/bin/apt",
     "usr/bin/apt-get",
     "usr/bin/dpkg",
@@ -44,6 +46,10 @@ WATCHED = (
     "usr/bin/microdnf",
     "usr/bin/rpm",
     "bin/rpm",
+)
+WATCHED = (
+    *SHELLS,
+    *PACKAGE_MANAGERS,
     "etc/alpine-release",
     "etc/os-release",
     "usr/lib/os-release",

@@ -33,7 +33,7 @@ from k1s0_action.harbor import Artifact, HarborClient, HarborNotFoundError
 from k1s0_action.inputs import Settings
 from k1s0_action.outcome import PushedImage, ReportSettings, RunOutcome, RunRecord, Stage
 from k1s0_action.plan import BuildPlan, make_plan
-from k1s0_action.promotion import ImmutableTagError
+from k1s0_action.promotion import ImmutableTagError, PromotionPlan
 
 FORK_PUSH_HINT = (
     "GitHub gives no secrets to pull requests from forks; build them without pushing: "
@@ -167,16 +167,7 @@ def _run(
 
     # Release tags are checked before signing: an immutable tag on another digest stops the run.
     record.enter(Stage.PROMOTE)
-    promotion = harbortags.plan_release_tags(
-        harbor,
-        plan.image,
-        plan.project,
-        plan.repository,
-        digest,
-        plan.version,
-        plan.tags.promote_tags,
-        gated.latest_allowed,
-    )
+    promotion = release_tags(harbor, plan, digest, gated)
     # Sign only what passed the gate, and promote only what is signed (G1, G2).
     if settings.signing.enabled:
         record.enter(Stage.SIGN)
@@ -213,11 +204,7 @@ def _run(
                     env=settings.environment,
                 )
             )
-    record.enter(Stage.PROMOTE)
-    harbortags.promote(
-        harbor, plan.image, plan.project, plan.repository, digest, promotion, actions
-    )
-    record.update(promotion=promotion)
+    promote(harbor, plan, digest, promotion, actions, record)
 
 
 def build_and_push(
@@ -314,6 +301,37 @@ def judge(
     return gated
 
 
+def release_tags(
+    harbor: HarborClient, plan: BuildPlan, digest: str, gated: gate.GateResult
+) -> PromotionPlan:
+    """Which release tags the gated digest gets; an immutable tag on another digest raises."""
+    return harbortags.plan_release_tags(
+        harbor,
+        plan.image,
+        plan.project,
+        plan.repository,
+        digest,
+        plan.version,
+        plan.tags.promote_tags,
+        gated.latest_allowed,
+    )
+
+
+def promote(
+    harbor: HarborClient,
+    plan: BuildPlan,
+    digest: str,
+    promotion: PromotionPlan,
+    actions: Actions,
+    record: RunRecord,
+) -> None:
+    record.enter(Stage.PROMOTE)
+    harbortags.promote(
+        harbor, plan.image, plan.project, plan.repository, digest, promotion, actions
+    )
+    record.update(promotion=promotion)
+
+
 def released_artifact(
     harbor: HarborClient, plan: BuildPlan, context: GitContext
 ) -> Artifact | None:
@@ -363,16 +381,7 @@ def rerun(
             "nothing was changed"
         )
     record.enter(Stage.PROMOTE)
-    promotion = harbortags.plan_release_tags(
-        harbor,
-        plan.image,
-        plan.project,
-        plan.repository,
-        digest,
-        plan.version,
-        plan.tags.promote_tags,
-        gated.latest_allowed,
-    )
+    promotion = release_tags(harbor, plan, digest, gated)
     if settings.signing.enabled:
         record.enter(Stage.SIGN)
         record.update(
@@ -385,11 +394,7 @@ def rerun(
                 env=settings.environment,
             )
         )
-    record.enter(Stage.PROMOTE)
-    harbortags.promote(
-        harbor, plan.image, plan.project, plan.repository, digest, promotion, actions
-    )
-    record.update(promotion=promotion)
+    promote(harbor, plan, digest, promotion, actions, record)
 
 
 def harbor_client(settings: Settings, actions: Actions) -> HarborClient:

@@ -76,7 +76,7 @@ if [ "$have_ca" != "$ca_sha" ]; then
 fi
 
 # act's job container stands in for ubuntu-latest, which has git: the release workflow commits and
-# pushes the release commit (tests/e2e/test_release.py). Remade after the Python image changes.
+# pushes the release commit (tests/action/e2e/test_release.py). Remade after the Python image changes.
 python_id=$(docker image inspect -f '{{.Id}}' "$PYTHON_IMAGE")
 have_git=$(docker image inspect -f '{{index .Config.Labels "k1s0.runner-git"}}' "$RUNNER_IMAGE" 2>/dev/null || true)
 if [ "$have_git" != "$python_id" ]; then

@@ -1,27 +1,36 @@
-"""Fixtures shared by the integration and end-to-end tests: the real Docker engine, registry and
-the Harbor-compatible server and the local keyless Sigstore stack."""
+"""What every test run shares: each folder's marker, the heavy fixtures as a plugin whose imports
+wait until a test asks for them (tests/fixtures.py), and a guard that the run left no file behind.
+
+Layout: tests/action/{unit,integration,e2e} test the action; tests/stack/{unit,integration,
+contract} test the local stack the other tests stand on, and its fidelity to Harbor and GitHub.
+"""
 
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
-from k1s0_stack.faults import FaultProxy
-from k1s0_stack.harbor import ACTION_PERMISSIONS, LocalHarbor, Robot
-from k1s0_stack.registry import Registry
-from k1s0_stack.sigstore import LocalSigstore, start_sigstore
-
-BUSYBOX_IMAGE = "k1s0.local/busybox:1.35"  # made by scripts/base-images.sh
-ROBOT_USER = "robot$k1s0-system+ci"
-ROBOT_SECRET = "S3cretRobotToken0123456789abcdef"
-
+pytest_plugins = ("tests.fixtures",)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+# tests/<subject>/<kind>/...: the kind's marker, and the subject's for the stack's own tests.
+KIND_MARKERS = {"unit": "unit", "integration": "integration", "e2e": "e2e", "contract": "contract"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.path)).resolve().relative_to(TESTS).parts
+        if len(parts) < 3:
+            continue
+        subject, kind = parts[0], parts[1]
+        if subject == "stack":
+            item.add_marker("stack")
+        if kind in KIND_MARKERS:
+            item.add_marker(KIND_MARKERS[kind])
 
 
 def _untracked() -> set[str]:
@@ -42,83 +51,3 @@ def no_file_left_in_the_checkout() -> Iterator[None]:
     left = sorted(_untracked() - before)
     if left:
         pytest.fail(f"the tests left files in the checkout: {left}", pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def docker_api() -> docker.APIClient:
-    try:
-        client = docker.APIClient(version="auto")
-        client.ping()
-    except docker.errors.DockerException as exc:  # pragma: no cover - environment
-        pytest.fail(f"no Docker engine: run scripts/setup.sh first ({exc})")
-    try:
-        client.inspect_image(BUSYBOX_IMAGE)
-    except docker.errors.ImageNotFound:  # pragma: no cover - environment
-        pytest.fail(f"{BUSYBOX_IMAGE} is missing: run scripts/base-images.sh")
-    return client
-
-
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    """A real distribution registry on loopback with one robot-like user."""
-    data = tmp_path_factory.mktemp("registry")
-    started = Registry(data_dir=Path(data), users={ROBOT_USER: ROBOT_SECRET}).start()
-    yield started
-    started.stop()
-
-
-# -- the Harbor-compatible server (k1s0_stack.harbor) ---------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def harbor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHarbor]:
-    """One LocalHarbor for the session, validating every API exchange against Harbor's spec; the
-    run fails at the end if any request or response broke the contract."""
-    started = LocalHarbor(data_dir=Path(tmp_path_factory.mktemp("harbor")), validate=True).start()
-    yield started
-    violations = started.contract_violations()
-    started.stop()
-    if violations:
-        pytest.fail("Harbor API contract violations:\n" + "\n".join(violations), pytrace=False)
-
-
-@pytest.fixture
-def harbor_project(harbor: LocalHarbor, request: pytest.FixtureRequest) -> str:
-    """A fresh project (auto scan on) with a unique name; settings via
-    `@pytest.mark.parametrize("harbor_project", [{...}], indirect=True)`."""
-    name = f"k1s0hb-{uuid.uuid4().hex[:8]}"
-    harbor.create_project(name, **{"auto_scan": True, **getattr(request, "param", {})})
-    return name
-
-
-@pytest.fixture
-def harbor_robot(harbor: LocalHarbor, harbor_project: str) -> Robot:
-    """A robot of `harbor_project` with exactly the permissions the action needs."""
-    return harbor.create_robot(harbor_project, "ci", permissions=ACTION_PERMISSIONS)
-
-
-# -- the local keyless stack (k1s0_stack.sigstore) -----------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
-    """The local keyless stack: a GitHub-like OIDC token service and real Fulcio trusting it."""
-    started = start_sigstore(Path(tmp_path_factory.mktemp("sigstore")))
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def fulcio_faults(sigstore: LocalSigstore) -> Iterator[FaultProxy]:
-    """A proxy in front of the real Fulcio that can answer the next requests with 503."""
-    proxy = FaultProxy(sigstore.fulcio_url).start()
-    yield proxy
-    proxy.stop()
-
-
-@pytest.fixture(scope="session")
-def sigstore_tlog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
-    """The keyless stack plus a real Rekor v1 (Trillian on MariaDB) as transparency log."""
-    started = start_sigstore(Path(tmp_path_factory.mktemp("sigstore-tlog")), with_rekor=True)
-    yield started
-    started.stop()
