@@ -47,6 +47,7 @@ class BuildRequest:
     labels: tuple[tuple[str, str], ...]
     target: str
     platform: str
+    network_mode: str = ""  # "" = the engine's default; "host" for builds that fetch (bench/)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def build(client: docker.APIClient, request: BuildRequest, log: Log) -> BuiltIma
             labels=dict(request.labels),
             target=request.target or None,
             platform=request.platform,
+            network_mode=request.network_mode or None,
             rm=True,
             forcerm=True,
             decode=True,

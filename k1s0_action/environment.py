@@ -33,6 +33,10 @@ ALLOWED = frozenset(
         "SIGSTORE_REKOR_PUBLIC_KEY",
         "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE",
         *DOCKER_VARIABLES,
+        # Where buildx and BuildKit are (k1s0_action.builder); paths and addresses, no secret.
+        "K1S0_BUILDX",
+        "K1S0_BUILDKIT_HOST",
+        "K1S0_BUILDKIT_IMAGE",
     }
 )
 

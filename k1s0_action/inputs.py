@@ -41,6 +41,10 @@ DEFAULTS: dict[str, str] = {
     "build-args": "",
     "target": "",
     "platform": "linux/amd64",
+    # The build backend, the registry cache, the image's platforms (k1s0_action.builder uses them).
+    "builder": "auto",
+    "cache": "harbor",
+    "platforms": "",
     "push": "true",
     "harbor-username": "",
     "harbor-password": "",
@@ -70,6 +74,8 @@ DEFAULTS: dict[str, str] = {
 }
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
+BUILDERS = ("auto", "buildkit", "classic")
+CACHES = ("harbor", "none")
 MAX_SCAN_TIMEOUT = 6 * 3600.0
 BUILD_ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -86,6 +92,19 @@ class BuildSettings:
     target: str
     platform: str
     push: bool
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """Which build backend builds, with which cache, for which platforms (k1s0_action.builder)."""
+
+    builder: str  # auto | buildkit | classic
+    cache: str  # harbor | none
+    platforms: tuple[str, ...]
+
+    @property
+    def multi_platform(self) -> bool:
+        return len(self.platforms) > 1
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,7 @@ class Settings:
     environment: Mapping[str, str] = field(repr=False, default_factory=dict)
     warnings: tuple[tuple[str, str], ...] = ()  # (input, message)
     attest: bool = True  # with signing: the gate's scan and Harbor's SBOM as attestations
+    backend: BackendSettings = BackendSettings("auto", "harbor", ("linux/amd64",))
 
 
 def raw_input(env: Mapping[str, str], name: str) -> str:
@@ -191,6 +211,34 @@ def parse_seconds(name: str, value: str, maximum: float = MAX_SCAN_TIMEOUT) -> f
     if seconds > maximum:
         raise InputError(name, f"{shown(value)} is more than {maximum / 3600:g} hours")
     return seconds
+
+
+def parse_platforms(value: str, fallback: str) -> tuple[str, ...]:
+    platforms: list[str] = []
+    for item in parse_list(value) or (fallback,):
+        platform = parse_choice("platforms", item.lower(), PLATFORMS)
+        if platform not in platforms:
+            platforms.append(platform)
+    return tuple(platforms)
+
+
+def read_backend(env: Mapping[str, str]) -> BackendSettings:
+    """`platforms` falls back to the single `platform` input (A1: linux/amd64)."""
+    settings = BackendSettings(
+        builder=parse_choice("builder", raw_input(env, "builder").lower(), BUILDERS),
+        cache=parse_choice("cache", raw_input(env, "cache").lower(), CACHES),
+        platforms=parse_platforms(
+            raw_input(env, "platforms"),
+            parse_choice("platform", raw_input(env, "platform"), PLATFORMS),
+        ),
+    )
+    if settings.multi_platform and settings.builder == "classic":
+        raise InputError(
+            "platforms",
+            f"'{','.join(settings.platforms)}' needs BuildKit for an image index; "
+            "set builder: buildkit (or auto), or give one platform",
+        )
+    return settings
 
 
 def resolve_dockerfile(context: Path, dockerfile: str) -> Path:
@@ -333,6 +381,7 @@ def read_inputs(env: Mapping[str, str]) -> Settings:
         environment=runner_environment(env),
         warnings=tuple(warnings),
         attest=parse_bool("attest", get("attest")),
+        backend=read_backend(env),
     )
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import docker
+
 from k1s0_action import (
     attest,
+    builder,
     conformance_check,
     engine,
     gate,
     harbortags,
+    multiplatform,
     releasediff,
     report,
     signing,
@@ -127,53 +131,18 @@ def _run(
                 rerun(settings, context, actions, harbor, plan, released, record)
                 return
 
-    record.enter(Stage.BUILD)
-    with actions.group(f"Build {plan.push_ref}"):
-        built = engine.build(
-            client,
-            engine.BuildRequest(
-                context=build.context,
-                dockerfile=build.dockerfile,
-                tag=plan.push_ref,
-                build_args=build.build_args,
-                labels=plan.labels,
-                target=build.target,
-                platform=build.platform,
-            ),
-            actions.info,
-        )
-    record.update(image_id=built.image_id)
-
-    # Image rules S1-S5, V4: nothing that breaks them reaches Harbor under enforce.
-    record.enter(Stage.RULES)
+    backend = builder.select(settings.backend, client, settings.environment, actions.info)
     try:
-        checked = conformance_check.after_build(
-            client,
-            conformance,
-            build.dockerfile,
-            build.build_args,
-            build.target,
-            plan.push_ref,
-            actions,
-        )
-    except ConformanceError as error:
-        record.update(conformance=error.report)
-        raise
-    record.update(conformance=checked)
-
-    if creds is None or harbor is None:
-        actions.info(f"push: false; built {plan.push_ref} ({built.image_id}) and stopped")
+        built = build_and_push(settings, plan, client, backend, creds, conformance, actions, record)
+    finally:
+        backend.close()
+    if creds is None or harbor is None or not built.digest:
         return
-
-    record.enter(Stage.PUSH)
-    with actions.group(f"Push {plan.push_ref}"):
-        digest = engine.push(client, plan.image, plan.tags.push_tag, creds, actions.info)
+    digest = built.digest
     pushed = PushedImage(plan.image, digest)
-    record.update(pushed=pushed)
-    actions.info(f"pushed {pushed.reference}")
 
     record.enter(Stage.GATE)
-    gated = judge(harbor, plan, digest, settings, actions)
+    gated = judge(harbor, plan, digest, settings, actions, built.children)
     record.update(gate=gated)
     # Before promotion moves `latest`: the findings against the last release's.
     record.update(
@@ -213,7 +182,13 @@ def _run(
                 version=plan.version_label,
             )
         )
-        if settings.attest:
+        if settings.attest and built.children:
+            # The scan to attest is each platform's, not the index's (which has none of its own).
+            actions.warning(
+                "attestations are not made for an image index yet; the index is signed",
+                title="Attestations",
+            )
+        elif settings.attest:
             record.update(
                 attestations=attest.attest_run(
                     harbor,
@@ -232,13 +207,92 @@ def _run(
     promote(harbor, plan, digest, promotion, actions, record)
 
 
+def build_and_push(
+    settings: Settings,
+    plan: BuildPlan,
+    client: docker.APIClient,
+    backend: builder.Builder,
+    creds: Credentials | None,
+    conformance: ConformanceSettings | None,
+    actions: Actions,
+    record: RunRecord,
+) -> builder.BuildResult:
+    """BUILD, RULES and PUSH through the build backend. The image rules read the image in the
+    local engine, so with them BuildKit builds into the engine first and pushes after the check:
+    nothing that breaks an enforced rule reaches Harbor. Returns the build (no digest: not
+    pushed)."""
+    build = settings.build
+    check_image = conformance is not None and conformance.mode != "off"
+    spec = build_spec(settings, plan, load=check_image)
+    record.enter(Stage.BUILD)
+    with actions.group(f"Build {plan.push_ref} ({backend.name})"):
+        # With push: false, credentials still given let BuildKit read the cache and bases.
+        given = settings.harbor.credentials
+        built = backend.build(spec, creds or (given if given.password else None), actions.info)
+    if built.cache_note:
+        actions.warning(built.cache_note, title="Build cache")
+    record.update(image_id=built.image_id)
+
+    # Image rules S1-S5, V4: nothing that breaks them reaches Harbor under enforce.
+    record.enter(Stage.RULES)
+    try:
+        checked = conformance_check.after_build(
+            client,
+            conformance,
+            build.dockerfile,
+            build.build_args,
+            build.target,
+            plan.push_ref,
+            actions,
+        )
+    except ConformanceError as error:
+        record.update(conformance=error.report)
+        raise
+    record.update(conformance=checked)
+
+    if creds is None:
+        actions.info(f"push: false; built {plan.push_ref} ({built.image_id}) and stopped")
+        return built
+
+    record.enter(Stage.PUSH)
+    with actions.group(f"Push {plan.push_ref}"):
+        built = backend.push(spec, built, creds, actions.info)
+    pushed = PushedImage(plan.image, built.digest)
+    record.update(pushed=pushed)
+    actions.info(f"pushed {pushed.reference}")
+    return built
+
+
+def build_spec(settings: Settings, plan: BuildPlan, load: bool) -> builder.BuildSpec:
+    build = settings.build
+    return builder.BuildSpec(
+        context=build.context,
+        dockerfile=build.dockerfile,
+        image=plan.image,
+        tag=plan.tags.push_tag,
+        build_args=build.build_args,
+        labels=plan.labels,
+        target=build.target,
+        platforms=settings.backend.platforms,
+        cache_ref=builder.cache_ref(plan.image) if settings.backend.cache == "harbor" else "",
+        push=build.push,
+        load=load,
+    )
+
+
 def judge(
-    harbor: HarborClient, plan: BuildPlan, digest: str, settings: Settings, actions: Actions
+    harbor: HarborClient,
+    plan: BuildPlan,
+    digest: str,
+    settings: Settings,
+    actions: Actions,
+    children: tuple[builder.PlatformImage, ...] = (),
 ) -> gate.GateResult:
-    """The scan gate, with its findings' annotations written to the log."""
+    """The scan gate (of each platform's image when `digest` is an image index), with its
+    findings' annotations written to the log."""
     with actions.group(f"Scan gate {plan.image}@{digest}"):
-        gated = gate.scan_gate(
-            harbor, plan.project, plan.repository, digest, settings.gate, actions.info
+        gated = multiplatform.scan_gate(
+            harbor, plan.project, plan.repository, digest, children, settings.gate, actions.info
         )
         for warning in gated.warnings:
             actions.warning(warning.message, title=warning.title)

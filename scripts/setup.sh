@@ -33,6 +33,7 @@ fi
 (cd "$root" && "$K1S0_VENV/bin/pip" install -q --no-deps --no-build-isolation -e .)
 
 "$root/scripts/go-tools.sh"
+"$root/scripts/buildkit.sh"
 "$root/scripts/octokit-specs.sh"
 "$root/scripts/trivy-db.sh" >/dev/null
 "$root/scripts/dockerd.sh" start

@@ -36,6 +36,7 @@ from k1s0_stack.trivy import SEVERITIES
 NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 ROBOT_PREFIX = "robot$"
 COSIGN_TAG_RE = re.compile(r"^sha256-([0-9a-f]{64})\.sig$")
+BUILDKIT_CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
 SCANNABLE_MEDIA_TYPES = frozenset(
     {
         "application/vnd.docker.distribution.manifest.v2+json",
@@ -718,9 +719,12 @@ def _accessory_subject(
 
 
 def scannable(artifact: Artifact) -> bool:
+    # Harbor types an artifact by its config: a BuildKit cache (config
+    # application/vnd.buildkit.cacheconfig.v0) is UNKNOWN, and Harbor does not scan it.
     return (
         not artifact.get("accessory_of")
         and artifact["manifest_media_type"] in SCANNABLE_MEDIA_TYPES
+        and artifact.get("media_type") != BUILDKIT_CACHE_CONFIG
     )
 
 
