@@ -39,11 +39,8 @@ from k1s0_action.signing import (
     VerifyPolicy,
     _format_flags,
     _token,
-    cosign_env,
-    cosign_path,
-    docker_config,
+    cosign_session,
     is_loopback,
-    private_dir,
     render,
     split_digest_ref,
     verify_argv,
@@ -89,12 +86,6 @@ class AttestResult:
             lines.append("```")
         lines += [f"> {note}" for note in self.notes]
         return lines
-
-
-def report(actions: Actions, result: AttestResult) -> None:
-    for name, value in result.outputs().items():
-        actions.set_output(name, value)
-    actions.summary("\n".join(result.summary_lines()))
 
 
 # -- pure ----------------------------------------------------------------------------------------
@@ -252,13 +243,7 @@ def attest_and_verify(
     token = _token(settings, env, context, actions)
     policy = VerifyPolicy.for_identity(token.identity)
     done: list[Attestation] = []
-    with private_dir() as secrets:
-        cosign = Cosign(
-            path=cosign_path(env),
-            env=cosign_env(env, docker_config(secrets / "docker", auth)),
-            actions=actions,
-            backoff=backoff or Backoff(),
-        )
+    with cosign_session(env, auth, actions, backoff) as (cosign, secrets):
         token_file = write_secret(secrets / "token", token.value)
         for predicate in predicates:
             path = write_secret(secrets / f"{predicate.kind}.json", json.dumps(predicate.body))

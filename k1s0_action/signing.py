@@ -343,6 +343,43 @@ class Cosign:
         return self.actions.redact(done.stdout)
 
 
+@contextmanager
+def cosign_session(
+    env: Mapping[str, str],
+    auth: Credentials | None,
+    actions: Actions,
+    backoff: Backoff | None = None,
+) -> Iterator[tuple[Cosign, Path]]:
+    """cosign with the robot's login in a private DOCKER_CONFIG, and the private directory for
+    the token and predicates; both are removed when the block ends."""
+    with private_dir() as secrets:
+        yield (
+            Cosign(
+                path=cosign_path(env),
+                env=cosign_env(env, docker_config(secrets / "docker", auth)),
+                actions=actions,
+                backoff=backoff or Backoff(),
+            ),
+            secrets,
+        )
+
+
+def verify_and_say(
+    cosign: Cosign,
+    image_ref: str,
+    policy: VerifyPolicy,
+    config: SigstoreConfig,
+    allow_http: bool,
+    actions: Actions,
+) -> str:
+    """Verifies the signature in a log group; returns the command deploy pipelines can run."""
+    with actions.group(f"Verify {image_ref}"):
+        verify(cosign, image_ref, policy, config, allow_http)
+        command = render(verify_argv("cosign", image_ref, policy, config, allow_http))
+        actions.info(f"verified: {command}")
+    return command
+
+
 def verify(
     cosign: Cosign,
     image_ref: str,
@@ -400,13 +437,7 @@ def sign_and_verify(
     policy = VerifyPolicy.for_identity(identity)
     repository, _ = split_digest_ref(image_ref)
     allow_http = is_loopback(repository)
-    with private_dir() as secrets:
-        cosign = Cosign(
-            path=cosign_path(env),
-            env=cosign_env(env, docker_config(secrets / "docker", auth)),
-            actions=actions,
-            backoff=backoff or Backoff(),
-        )
+    with cosign_session(env, auth, actions, backoff) as (cosign, secrets):
         token_file = write_secret(secrets / "token", token.value)
         argv = sign_argv(
             cosign.path,
@@ -420,10 +451,7 @@ def sign_and_verify(
             actions.info(render(argv))
             cosign.run(argv, f"signing {image_ref}")
             actions.info(f"signed as {identity.certificate_identity} ({identity.issuer})")
-        with actions.group(f"Verify {image_ref}"):
-            verify(cosign, image_ref, policy, config, allow_http)
-            command = render(verify_argv("cosign", image_ref, policy, config, allow_http))
-            actions.info(f"verified: {command}")
+        command = verify_and_say(cosign, image_ref, policy, config, allow_http, actions)
     return _result(image_ref, config, identity, command)
 
 
@@ -442,17 +470,8 @@ def verify_released(
     policy = VerifyPolicy.for_identity(identity)
     repository, _ = split_digest_ref(image_ref)
     allow_http = is_loopback(repository)
-    with private_dir() as secrets:
-        cosign = Cosign(
-            path=cosign_path(env),
-            env=cosign_env(env, docker_config(secrets / "docker", auth)),
-            actions=actions,
-            backoff=backoff or Backoff(),
-        )
-        with actions.group(f"Verify {image_ref}"):
-            verify(cosign, image_ref, policy, config, allow_http)
-            command = render(verify_argv("cosign", image_ref, policy, config, allow_http))
-            actions.info(f"verified: {command}")
+    with cosign_session(env, auth, actions, backoff) as (cosign, _):
+        command = verify_and_say(cosign, image_ref, policy, config, allow_http, actions)
     return _result(image_ref, config, identity, command)
 
 
@@ -466,9 +485,3 @@ def _result(
         certificate_oidc_issuer=identity.issuer,
         verify_command=command,
     )
-
-
-def report(actions: Actions, result: SignatureResult) -> None:
-    for name, value in result.outputs().items():
-        actions.set_output(name, value)
-    actions.summary("\n".join(["### Signature", "", "| | |", "|---|---|", *result.summary_lines()]))
