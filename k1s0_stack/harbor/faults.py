@@ -16,6 +16,9 @@ class Fault:
     retry_after: int | None = None
     hang: float | None = None
     drop: bool = False
+    # Only requests authenticated as this user take the fault: the session's one LocalHarbor also
+    # serves the Docker daemon and the scanner, whose stray requests must not use it up.
+    username: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,10 @@ class FaultPlan:
         with self._lock:
             self._faults.append((fault, count))
 
-    def take(self, operation: str) -> Fault | None:
+    def take(self, operation: str, username: str | None = None) -> Fault | None:
         with self._lock:
             for index, (fault, left) in enumerate(self._faults):
-                if fault.operation == operation:
+                if fault.operation == operation and fault.username in (None, username):
                     if left > 1:
                         self._faults[index] = (fault, left - 1)
                     else:

@@ -215,12 +215,13 @@ class LocalHarbor:
         retry_after: int | None = None,
         hang: float | None = None,
         drop: bool = False,
+        username: str | None = None,
     ) -> None:
         """The next `count` requests of `operation` (operationId; "registry" for any /v2/ request,
         "registry:manifest-put" for manifest uploads) fail:
         answer `status` (after `hang` seconds, if given; status=None with hang just delays), or
-        drop the connection unanswered."""
-        self.faults.inject(Fault(operation, status, retry_after, hang, drop), count)
+        drop the connection unanswered. With `username`, only that user's requests take it."""
+        self.faults.inject(Fault(operation, status, retry_after, hang, drop, username), count)
 
     def set_scan_behaviour(
         self, repository: str | None = None, outcome: str = "success", duration: float = 0.0
@@ -301,8 +302,10 @@ def create_app(ctx: LocalHarbor) -> Flask:
     @app.before_request
     def before() -> Response | None:
         g.principal = _principal(harbor)
+        auth = request.authorization
+        username = auth.username if auth is not None else None
         for operation in _fault_operations():
-            fault = ctx.faults.take(operation)
+            fault = ctx.faults.take(operation, username)
             if fault is not None:
                 return _apply(fault)
         if request.path.startswith("/_k1s0/") or csrf.skipped(request.path, request.cookies):

@@ -111,7 +111,7 @@ def test_pull_only_robot_cannot_push(
 
 
 def test_registry_faults(harbor: LocalHarbor, harbor_robot: Robot) -> None:
-    harbor.inject_fault("registry", status=503, retry_after=2)
+    harbor.inject_fault("registry", status=503, retry_after=2, username=harbor_robot.name)
     failed = requests.get(
         f"{harbor.url}/v2/", auth=(harbor_robot.name, harbor_robot.secret), timeout=10
     )
