@@ -8,6 +8,9 @@ Go tools.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +29,39 @@ if TYPE_CHECKING:
 BUSYBOX_IMAGE = "k1s0.local/busybox:1.35"  # made by scripts/base-images.sh
 ROBOT_USER = "robot$k1s0-system+ci"
 ROBOT_SECRET = "S3cretRobotToken0123456789abcdef"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_images_of_stopped_local_registries() -> Iterator[None]:
+    """Every test session pushes to registries on new loopback ports and leaves the tags behind;
+    on a vfs engine those images fill the disk run after run. At the end, images tagged for a
+    loopback registry that no longer listens go (a concurrent session's registry still listens,
+    so its images stay)."""
+    yield
+    if "docker" not in sys.modules:  # a unit-only session never touched the engine
+        return
+    import docker
+
+    try:
+        client = docker.APIClient(version="auto")
+        tags = [tag for image in client.images() for tag in image.get("RepoTags") or []]
+    except docker.errors.DockerException:
+        return
+    for tag in tags:
+        host, _, port = tag.split("/", 1)[0].partition(":")
+        if host not in ("127.0.0.1", "localhost") or not port.isdigit() or "/" not in tag:
+            continue
+        if _listening(int(port)):
+            continue
+        # in use by a container, or already gone with another tag: left for a later session
+        with contextlib.suppress(docker.errors.DockerException):
+            client.remove_image(tag, noprune=False)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="session")
