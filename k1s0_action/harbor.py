@@ -615,24 +615,36 @@ class HarborClient:
 
     def list_artifacts(self, project: str, repository: str) -> Iterator[Artifact]:
         """Every artifact of the repository with its tags and scan overview, page by page."""
+        for item in self._pages(
+            f"{self._repo_path(project, repository)}/artifacts",
+            "listArtifacts",
+            f"repository {project}/{repository}",
+            params={"with_tag": "true", "with_scan_overview": "true"},
+            headers={"X-Accept-Vulnerabilities": ACCEPT_VULNERABILITIES},
+        ):
+            yield parse_artifact(item)
+
+    def _pages(
+        self,
+        path: str,
+        operation: str,
+        what: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Mapping[str, Any]]:
+        """The items of a listing, page by page, until a page comes back short."""
         page = 1
         while True:
             response = self._call(
                 "GET",
-                f"{self._repo_path(project, repository)}/artifacts",
-                "listArtifacts",
-                f"repository {project}/{repository}",
-                params={
-                    "page": str(page),
-                    "page_size": str(PAGE_SIZE),
-                    "with_tag": "true",
-                    "with_scan_overview": "true",
-                },
-                headers={"X-Accept-Vulnerabilities": ACCEPT_VULNERABILITIES},
+                path,
+                operation,
+                what,
+                params={**(params or {}), "page": str(page), "page_size": str(PAGE_SIZE)},
+                headers=headers,
             )
-            items = self._list(response, "listArtifacts")
-            for item in items:
-                yield parse_artifact(item)
+            items = self._list(response, operation)
+            yield from items
             if len(items) < PAGE_SIZE:
                 return
             page += 1
@@ -792,44 +804,27 @@ class HarborClient:
     # -- branch-build cleanup (and rescans) ---------------------------------------------------
     def list_repositories(self, project: str) -> Iterator[str]:
         """The names (without the project) of every repository in the project, page by page."""
-        page = 1
-        while True:
-            response = self._call(
-                "GET",
-                f"/projects/{quote(project, safe='')}/repositories",
-                "listRepositories",
-                f"repositories of project {project}",
-                params={"page": str(page), "page_size": str(PAGE_SIZE)},
-            )
-            items = self._list(response, "listRepositories")
-            for item in items:
-                name = str(item.get("name") or "")
-                if name.startswith(project + "/"):
-                    yield name[len(project) + 1 :]
-            if len(items) < PAGE_SIZE:
-                return
-            page += 1
+        for item in self._pages(
+            f"/projects/{quote(project, safe='')}/repositories",
+            "listRepositories",
+            f"repositories of project {project}",
+        ):
+            name = str(item.get("name") or "")
+            if name.startswith(project + "/"):
+                yield name[len(project) + 1 :]
 
     def list_labelled_artifacts(
         self, project: str, repository: str
     ) -> Iterator[tuple[Artifact, dict[str, str]]]:
         """Every artifact of the repository with its tags and its image config's labels
         (`extra_attrs.config.Labels`), page by page."""
-        page = 1
-        while True:
-            response = self._call(
-                "GET",
-                f"{self._repo_path(project, repository)}/artifacts",
-                "listArtifacts",
-                f"repository {project}/{repository}",
-                params={"page": str(page), "page_size": str(PAGE_SIZE), "with_tag": "true"},
-            )
-            items = self._list(response, "listArtifacts")
-            for item in items:
-                yield parse_artifact(item), parse_labels(item)
-            if len(items) < PAGE_SIZE:
-                return
-            page += 1
+        for item in self._pages(
+            f"{self._repo_path(project, repository)}/artifacts",
+            "listArtifacts",
+            f"repository {project}/{repository}",
+            params={"with_tag": "true"},
+        ):
+            yield parse_artifact(item), parse_labels(item)
 
     def delete_artifact(self, project: str, repository: str, reference: str) -> None:
         """Deletes the artifact with its tags and accessories (e.g. the cosign signature)."""
