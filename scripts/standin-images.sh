@@ -34,7 +34,7 @@ debian_id=$(docker image inspect -f '{{.Id}}' "$DEBIAN_IMAGE")
 # versions), so a new toolchain remakes it; FILL is a function that puts those files into the
 # build context (its first argument); NETWORK is the build's network (none unless apt runs).
 standin() {
-  local name=$1 dockerfile=$2 inputs=${3:-} network=${4:-none} fill=${5:-} label context hash
+  local name=$1 dockerfile=$2 inputs=${3:-} network=${4:-none} fill=${5:-} label context hash old
   hash=$(printf '%s\n%s\n' "$dockerfile" "$inputs" | sha256sum | cut -c1-16)
   label=$(docker image inspect -f '{{index .Config.Labels "dev.k1s0.stand-in"}}' "$name" 2>/dev/null || true)
   if docker image inspect "$name" >/dev/null 2>&1 && [ -z "$label" ]; then
@@ -42,6 +42,7 @@ standin() {
     return
   fi
   [ "$label" = "$hash" ] && return
+  old=$(docker image inspect -f '{{.Id}}' "$name" 2>/dev/null || true)
   context=$(mktemp -d)
   [ -z "$fill" ] || "$fill" "$context"
   printf '%s\nLABEL dev.k1s0.stand-in=%s\n' "$dockerfile" "$hash" >"$context/Dockerfile"
@@ -49,6 +50,10 @@ standin() {
     >/dev/null 2>"$context/log" ||
     { tail -20 "$context/log" >&2; rm -rf "$context"; exit 1; }
   rm -rf "$context"
+  # The stand-in it replaced goes once untagged (the engine is vfs); kept while something uses it.
+  if [ -n "$old" ] && [ "$(docker image inspect -f '{{len .RepoTags}}' "$old" 2>/dev/null)" = 0 ]; then
+    docker image rm "$old" >/dev/null 2>&1 || true
+  fi
   echo "made stand-in $name" >&2
 }
 

@@ -212,6 +212,8 @@ def test_each_template_builds_verbatim_and_its_image_passes_every_rule(
     assert [r for r in results if r.broken] == []
     checked = {(r.rule, r.source) for r in results if r.outcome == conformance.Outcome.PASSED}
     assert {("S4", "image"), ("V4", "image"), ("S1", "Dockerfile"), ("S3", "Dockerfile")} <= checked
+    v4 = next(r for r in results if r.rule == "V4")
+    assert ("no shell" if name == "rust" else "Alpine") in v4.found
     s5_cache = [r for r in results if r.check == "Rust dependency-caching layer"]
     if name == "rust":
         assert s5_cache[0].outcome == conformance.Outcome.PASSED
