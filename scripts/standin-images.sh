@@ -131,22 +131,23 @@ COPY toolchain /usr/local/rustup/toolchains/$rust_toolchain
 EOF
 )" "$debian_id $(rustc -vV | tr '\n' ' ') $(cargo -V)" host rust_fill
 
-# node and npm as the machine has them (a self-contained node binary; npm is JavaScript).
+# node and npm as the machine has them (a self-contained node binary; npm is JavaScript), laid out
+# as one tree so that one COPY step brings them (each step copies the whole file system on vfs).
 node_bin=$(realpath "$(command -v node)")
 npm_dir=$(dirname "$(dirname "$(realpath "$(command -v npm)")")")
 node_fill() {
-  cp -a "$node_bin" "$1/node"
-  cp -a "$npm_dir" "$1/npm"
+  local to=$1/root/usr/local
+  mkdir -p "$to/bin" "$to/lib/node_modules"
+  cp -a "$node_bin" "$to/bin/node"
+  cp -a "$npm_dir" "$to/lib/node_modules/npm"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$to/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$to/bin/npx"
 }
 standin node:22-bookworm "$(cat <<EOF
 FROM $DEBIAN_IMAGE
-COPY node /usr/local/bin/node
-COPY npm /usr/local/lib/node_modules/npm
+COPY root/ /
 # The npm registry is reached through this machine's TLS egress, whose CA is in the bundle.
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt NODE_VERSION=$(node --version | tr -d v)
-RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
- && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
- && node --version && npm --version
 CMD ["node"]
 EOF
 )" "$debian_id $(node --version) $(npm --version)" none node_fill
