@@ -105,6 +105,10 @@ EOF
 # Only what compiling needs from the machine's toolchain: rustc, cargo, rustc's shared libraries
 # and the x86_64 target (std and the self-contained linker); not docs, sources, clippy or rustfmt.
 # The engine is vfs (every layer is a full copy), so every megabyte counts several times.
+# rustup's default place, for a shell whose PATH was not set up by rustup's profile (CI).
+if ! command -v rustc >/dev/null && [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/rustc" ]; then
+  PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+fi
 command -v rustc >/dev/null && command -v cargo >/dev/null ||
   { echo "standin-images: no Rust toolchain on this machine (rustc and cargo on PATH); install it with rustup, the rust:1.82-bookworm stand-in is made from it" >&2; exit 1; }
 rust_sysroot=$(rustc --print sysroot)
@@ -133,6 +137,8 @@ EOF
 
 # node and npm as the machine has them (a self-contained node binary; npm is JavaScript), laid out
 # as one tree so that one COPY step brings them (each step copies the whole file system on vfs).
+command -v node >/dev/null && command -v npm >/dev/null ||
+  { echo "standin-images: no node and npm on this machine (on PATH); install them, the node:22-bookworm stand-in is made from them" >&2; exit 1; }
 node_bin=$(realpath "$(command -v node)")
 npm_dir=$(dirname "$(dirname "$(realpath "$(command -v npm)")")")
 node_fill() {
