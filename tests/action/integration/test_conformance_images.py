@@ -17,7 +17,7 @@ import docker
 import pytest
 import requests
 
-from k1s0_action import cli, conformance, conformance_check, dockerfile_facts, init
+from k1s0_action import cli, conformance, conformance_check
 from k1s0_stack.harbor import LocalHarbor
 from k1s0_stack.runner import run_action
 from tests.fixtures import BUSYBOX_IMAGE
@@ -318,56 +318,3 @@ def test_the_sample_service_conforms_and_is_pushed(
     assert run.returncode == 0, run.text()
     assert "all rules hold" in run.summary
     assert not run.errors
-
-
-# -- the S3 templates' runtime stages, built here ----------------------------------------------
-
-# The templates' build stages need the real toolchains (rust, node, flutter), which cannot be
-# pulled here; a stand-in build stage puts the artifact where the toolchain would, and the
-# template's runtime stage is built verbatim on the local stand-in of its S3 base.
-ARTIFACT_STAGES = {
-    "rust": f"FROM {BUSYBOX_IMAGE} AS build\nCOPY hello /src/target/release/svc-a\n",
-    "react": (
-        f"FROM {BUSYBOX_IMAGE} AS build\n"
-        "RUN mkdir -p /src/dist && echo '<p>react</p>' > /src/dist/index.html\n"
-    ),
-    "flutter-web": (
-        f"FROM {BUSYBOX_IMAGE} AS build\n"
-        "RUN mkdir -p /src/build/web && echo '<p>flutter</p>' > /src/build/web/index.html\n"
-    ),
-}
-
-
-@pytest.mark.parametrize("template", sorted(ARTIFACT_STAGES))
-def test_each_templates_runtime_stage_builds_here_and_passes(
-    template: str,
-    docker_api: docker.APIClient,
-    standins: None,
-    static_binary: Path,
-    tmp_path: Path,
-) -> None:
-    init.write(init.InitRequest(template, "svc-a", tmp_path, "service"))
-    shutil.copy2(static_binary, tmp_path / "hello")
-    written = (tmp_path / "Dockerfile").read_text()
-    final_line = dockerfile_facts.parse(written).final_stage.line
-    runtime_stage = "".join(written.splitlines(keepends=True)[final_line - 1 :])
-    dockerfile = tmp_path / "Dockerfile.here"
-    dockerfile.write_text(ARTIFACT_STAGES[template] + runtime_stage)
-    tag = f"k1s0.local/conformance-template:{template}-{uuid.uuid4().hex[:8]}"
-    try:
-        for chunk in docker_api.build(
-            path=str(tmp_path),
-            dockerfile=dockerfile.name,
-            tag=tag,
-            rm=True,
-            forcerm=True,
-            decode=True,
-            network_mode="none",
-        ):
-            assert "error" not in chunk, chunk
-        results = check(docker_api, (tag, dockerfile))
-        assert broken(results) == []
-        kind = "no shell" if template == "rust" else "Alpine"
-        assert kind in results["V4 image no needless tools"].found
-    finally:
-        docker_api.remove_image(tag, force=True)
