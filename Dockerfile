@@ -8,7 +8,7 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b
 
 # One build stage, ordered from what changes least to what changes most, so a commit to the action
-# reuses the dependency and cosign layers.
+# reuses the dependency, cosign and buildx layers.
 FROM ${PYTHON_IMAGE} AS build
 # Python dependencies: exact versions, every wheel checked against requirements.lock's hashes.
 COPY requirements.lock /tmp/requirements.lock
@@ -20,6 +20,16 @@ ARG COSIGN_URL=https://github.com/sigstore/cosign/releases/download/v3.1.3/cosig
 ARG COSIGN_SHA256=4629c757b7618056f8ddd7e2625ae9fdd94c0372a65049520bc7d9df9efc7f71
 COPY scripts/fetch-checked.py scripts/slim-runtime.py /tmp/
 RUN python3 /tmp/fetch-checked.py "$COSIGN_URL" "$COSIGN_SHA256" /opt/k1s0/bin/cosign
+# buildx: BuildKit's client, so `builder: auto` builds with BuildKit (k1s0_action.builder finds it
+# on PATH). It runs standalone, talking to the engine's API itself; the action never runs the
+# docker CLI, so the image has none. v0.37.1 is the newest release whose checksum we could take
+# from a pinned, trustworthy source: docker-library/repo-info, repos/docker/remote/29-*.md, the
+# official `docker:29.8.1` image's own Dockerfile of 17 Sep 2026 (docker-library/docker's
+# versions.sh copies it from the release's checksums.txt). scripts/buildkit.sh builds v0.38.2 for
+# the tests, which pass it here as a file:// URL with its own sha256.
+ARG BUILDX_URL=https://github.com/docker/buildx/releases/download/v0.37.1/buildx-v0.37.1.linux-amd64
+ARG BUILDX_SHA256=9447199cdb435f25880548343c128a4b6650e8891ee598905d8d29d39a8e359b
+RUN python3 /tmp/fetch-checked.py "$BUILDX_URL" "$BUILDX_SHA256" /opt/k1s0/bin/buildx
 COPY entrypoint.py /opt/k1s0/app/entrypoint.py
 COPY k1s0_action /opt/k1s0/app/k1s0_action
 # The runtime tree: the interpreter with the libraries it loads, the standard library without

@@ -1,7 +1,7 @@
 """Builds the action's own Dockerfile from local parts, the way the end-to-end tests and the
 benchmark need it: the locally made Python base instead of the pinned Docker Hub one, with the
-locked wheels and cosign from the project's tool cache in it (build_base), so the Dockerfile's
-hash and checksum checks still run and the build needs no network.
+locked wheels, cosign and buildx from the project's tool cache in it (build_base), so the
+Dockerfile's hash and checksum checks still run and the build needs no network.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from typing import Any
 import docker
 import docker.errors
 
+from k1s0_stack import buildkit
 from k1s0_stack.process import CACHE, tool
 
 LOCAL_PYTHON_IMAGE = "k1s0.local/python:3.11-bookworm"  # scripts/base-images.sh
 REPOSITORY = "k1s0e2e/action"
 BASE_REPOSITORY = "k1s0e2e/action-build-base"
-LOCAL_DIR = "/k1s0-local"  # where the build base keeps the wheels and cosign
+LOCAL_DIR = "/k1s0-local"  # where the build base keeps the wheels, cosign and buildx
 
 
 @dataclass(frozen=True)
@@ -99,23 +100,29 @@ def build_base(
     root: Path,
     python_image: str = LOCAL_PYTHON_IMAGE,
     cosign: Path | None = None,
+    buildx: Path | None = None,
 ) -> tuple[str, dict[str, str]]:
     """The local stand-in for the Dockerfile's build stage base, and the build arguments that use
     it. It is the local Python base plus what GitHub's build downloads: the locked wheels, which pip
     finds through PIP_FIND_LINKS with PIP_NO_INDEX (still checking requirements.lock's hashes), and
-    cosign, which the Dockerfile's fetch-checked step reads from a file:// URL and checks against
-    its sha256. The Dockerfile then builds without any network, as the action's own build (under
-    act, in the release workflow) must here."""
+    cosign and buildx (scripts/buildkit.sh's build), which the Dockerfile's fetch-checked steps read
+    from file:// URLs and check against their sha256. The Dockerfile then builds without any
+    network, as the action's own build (under act, in the release workflow) must here."""
     cosign_path = cosign or Path(tool("cosign"))
     cosign_sha = hashlib.sha256(cosign_path.read_bytes()).hexdigest()
+    buildx_path = (buildx or Path(buildkit.binary("buildx"))).resolve()
+    buildx_sha = hashlib.sha256(buildx_path.read_bytes()).hexdigest()
     wheels = wheelhouse(root)
     base_id = str(api.inspect_image(python_image)["Id"])
-    key = hashlib.sha256(f"{base_id}\0{cosign_sha}\0{wheels.name}".encode()).hexdigest()[:16]
+    inputs = f"{base_id}\0{cosign_sha}\0{buildx_sha}\0{wheels.name}"
+    key = hashlib.sha256(inputs.encode()).hexdigest()[:16]
     reference = f"{BASE_REPOSITORY}:{key}"
     buildargs = {
         "PYTHON_IMAGE": reference,
         "COSIGN_URL": f"file://{LOCAL_DIR}/cosign",
         "COSIGN_SHA256": cosign_sha,
+        "BUILDX_URL": f"file://{LOCAL_DIR}/buildx",
+        "BUILDX_SHA256": buildx_sha,
     }
     if _exists(api, reference):
         return reference, buildargs
@@ -123,10 +130,12 @@ def build_base(
         context = Path(scratch)
         shutil.copytree(wheels, context / "wheels", ignore=shutil.ignore_patterns(".complete"))
         shutil.copy2(cosign_path, context / "cosign")
+        shutil.copy2(buildx_path, context / "buildx")
         (context / "Dockerfile").write_text(
             f"FROM {python_image}\n"
             f"COPY wheels/ {LOCAL_DIR}/wheels/\n"
             f"COPY cosign {LOCAL_DIR}/cosign\n"
+            f"COPY buildx {LOCAL_DIR}/buildx\n"
             f"ENV PIP_NO_INDEX=1 PIP_FIND_LINKS={LOCAL_DIR}/wheels\n"
         )
         _stream(api.build(path=str(context), tag=reference, rm=True, forcerm=True, decode=True))

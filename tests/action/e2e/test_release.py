@@ -55,6 +55,7 @@ from tests.action.e2e.conftest import (
     SERVICE_REPOSITORY,
     TRUSTED_ROOT,
     WORKFLOWS,
+    ActBuildKit,
     checkout_files,
     copy_files,
 )
@@ -132,6 +133,7 @@ def released(
     action_image: ActionImage,
     harbor: LocalHarbor,
     sigstore: LocalSigstore,
+    act_buildkit: ActBuildKit,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Released]:
     """One run of the release workflow on a tag push of this checkout."""
@@ -162,7 +164,9 @@ def released(
     git(workspace, "tag", TAG)
     git(workspace, "push", "-q", "origin", "main", TAG)
 
-    _, buildargs = build_base(docker_api, ROOT)
+    base, buildargs = build_base(docker_api, ROOT)
+    # The action builds its own Dockerfile with BuildKit, which reads the base from a registry.
+    act_buildkit.mirror_image(docker_api, base, base)
     run_id = new_run_id()
     claims = workflow_claims(
         repository=ACTION_REPOSITORY,
@@ -183,7 +187,7 @@ def released(
             "ACTION_IMAGE_BUILD_ARGS": "\n".join(f"{k}={v}" for k, v in buildargs.items()),
         },
         secrets={"HARBOR_USERNAME": robot.name, "HARBOR_PASSWORD": robot.secret},
-        env=sigstore.issue_env(claims),
+        env={**sigstore.issue_env(claims), **act_buildkit.env},
         run_id=run_id,
         mounts=(origin,),
     )
@@ -273,6 +277,7 @@ def test_a_caller_of_the_release_pulls_the_image_instead_of_building(
     action_image: ActionImage,
     harbor: LocalHarbor,
     sigstore: LocalSigstore,
+    act_buildkit: ActBuildKit,
     tmp_path: Path,
 ) -> None:
     pinned = f"{released.image}@{released.digest}"
@@ -327,7 +332,7 @@ def test_a_caller_of_the_release_pulls_the_image_instead_of_building(
             "DOCKER_USERNAME": released.puller[0],
             "DOCKER_PASSWORD": released.puller[1],
         },
-        env=sigstore.issue_env(claims),
+        env={**sigstore.issue_env(claims), **act_buildkit.env},
         local_repositories={f"{ACTION_REPOSITORY}@{ACTION_REF}": action_checkout},
         run_id=run_id,
     )

@@ -1,6 +1,7 @@
-"""The action image as built from the Dockerfile (local stand-ins for the base and cosign, no
-network): what its FROM-scratch runtime holds and leaves out, byte code only for what runs, and
-what Trivy (the scanner behind Harbor's gate) sees in it."""
+"""The action image as built from the Dockerfile (local stand-ins for the base, cosign and buildx,
+no network): what its FROM-scratch runtime holds and leaves out, byte code only for what runs, that
+the action finds buildx in it (so `builder: auto` means BuildKit), and what Trivy (the scanner
+behind Harbor's gate) sees in it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import docker
 import pytest
 
+from k1s0_stack import buildkit
 from k1s0_stack.action_image import ActionImage, build_action_image
 from k1s0_stack.process import tool
 from k1s0_stack.trivy import fixture_cache_dir
@@ -97,7 +99,30 @@ def test_cosign_runs_in_the_runtime(image: ActionImage) -> None:
     assert "v3.1.3" in out
 
 
-def test_trivy_sees_the_debian_packages_the_python_packages_and_cosign(
+def test_buildx_runs_in_the_runtime(image: ActionImage) -> None:
+    out = run(image, "--entrypoint", "/opt/k1s0/bin/buildx", "version")
+    # The tests' image carries scripts/buildkit.sh's build (the Dockerfile's default is a release).
+    version = Path(buildkit.binary("buildx")).resolve().name.removeprefix("buildx-")
+    assert out.startswith("github.com/docker/buildx " + version), out
+
+
+FINDS_BUILDX = """
+import json, os
+from k1s0_action.builder import buildkit_endpoint
+endpoint = buildkit_endpoint(os.environ)
+print(json.dumps(endpoint and [endpoint.buildx, endpoint.address, endpoint.image]))
+"""
+
+
+def test_the_action_finds_buildx_in_its_image_so_auto_means_buildkit(image: ActionImage) -> None:
+    out = run(image, "--entrypoint", "/opt/k1s0/bin/python3", "-c", FINDS_BUILDX)
+    found = json.loads(out.strip().splitlines()[-1])
+    # On PATH, and with no K1S0_BUILDKIT_HOST: BuildKit in its own container on the runner's
+    # engine (buildx's docker-container driver), the pinned moby/buildkit image.
+    assert found == ["/opt/k1s0/bin/buildx", "", "moby/buildkit:v0.34.2"]
+
+
+def test_trivy_sees_the_debian_packages_the_python_packages_cosign_and_buildx(
     image: ActionImage, tmp_path: Path
 ) -> None:
     report = tmp_path / "report.json"
@@ -116,4 +141,13 @@ def test_trivy_sees_the_debian_packages_the_python_packages_and_cosign(
     }
     assert {"libc6", "libssl3", "zlib1g"} <= packages["debian"]
     assert {"requests", "docker", "urllib3", "PyYAML"} <= packages["python-pkg"]
-    assert "github.com/sigstore/cosign/v3" in packages["gobinary"]
+    go_modules = {
+        result["Target"]: {p["Name"] for p in result.get("Packages") or []}
+        for result in found["Results"]
+        if result["Type"] == "gobinary"
+    }
+    assert "github.com/sigstore/cosign/v3" in go_modules["opt/k1s0/bin/cosign"]
+    # buildx's modules, BuildKit's client among them, reach the gate too.
+    assert {"github.com/docker/buildx", "github.com/moby/buildkit"} <= go_modules[
+        "opt/k1s0/bin/buildx"
+    ]

@@ -127,6 +127,22 @@ def test_the_dockerfile_pins_its_base_and_cosign() -> None:
     assert not re.search(r"^USER ", dockerfile, re.M)  # container actions run as root
 
 
+def test_the_dockerfile_pins_buildx_where_the_action_finds_it() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    url = re.search(r"^ARG BUILDX_URL=(\S+)$", dockerfile, re.M)
+    assert url, "no pinned buildx"
+    # An official release binary, its version in both the path and the file name.
+    assert re.fullmatch(
+        r"https://github\.com/docker/buildx/releases/download/(v[0-9.]+)/buildx-\1\.linux-amd64",
+        url.group(1),
+    ), url.group(1)
+    assert re.search(r"^ARG BUILDX_SHA256=[0-9a-f]{64}$", dockerfile, re.M)
+    fetched = 'fetch-checked.py "$BUILDX_URL" "$BUILDX_SHA256" /opt/k1s0/bin/buildx'
+    assert fetched in dockerfile
+    path = re.search(r"\bPATH=(\S+)", dockerfile)
+    assert path and "/opt/k1s0/bin" in path.group(1).split(":")  # find_buildx looks on PATH
+
+
 def test_action_yml_runs_the_dockerfile() -> None:
     assert load(ROOT / "action.yml")["runs"] == {"using": "docker", "image": "Dockerfile"}
 

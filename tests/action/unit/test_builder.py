@@ -292,3 +292,44 @@ def test_the_remote_driver_is_used_for_a_given_buildkitd() -> None:
     default = builder.buildkit_endpoint({"K1S0_BUILDX": "/bin/sh"})
     assert default is not None
     assert "image=moby/buildkit:v0.34.2" in default.create_argv("b")
+
+
+def test_buildx_on_path_as_in_the_action_image(tmp_path: Path) -> None:
+    """The image puts buildx in /opt/k1s0/bin, first on its PATH; no K1S0_BUILDX needed."""
+    bin_dir = tmp_path / "opt-k1s0-bin"
+    bin_dir.mkdir()
+    (bin_dir / "buildx").write_text("#!/bin/sh\n")
+    (bin_dir / "buildx").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/nonexistent", "HOME": str(tmp_path)}
+    assert builder.find_buildx(env) == str(bin_dir / "buildx")
+    settings = BuildSettings("auto", "harbor", ("linux/amd64",))
+    assert builder.select(settings, None, env, lambda _: None).name == "buildkit"  # type: ignore[arg-type]
+    # Given but not executable (the image has none there): not found, the classic builder.
+    broken = {"K1S0_BUILDX": str(tmp_path / "missing"), "PATH": "/nonexistent"}
+    assert builder.find_buildx(broken) == ""
+    assert builder.select(settings, None, broken, lambda _: None).name == "classic"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("env", "argv"),
+    [
+        (  # a runner: BuildKit in its own container on the runner's engine
+            {},
+            ["create", "--name", "b", "--driver", "docker-container",
+             "--driver-opt", "image=moby/buildkit:v0.34.2"],
+        ),
+        (
+            {"K1S0_BUILDKIT_IMAGE": "registry.example/buildkit:v0.34.2"},
+            ["create", "--name", "b", "--driver", "docker-container",
+             "--driver-opt", "image=registry.example/buildkit:v0.34.2"],
+        ),
+        (  # the e2e tests: the tests' buildkitd on loopback TCP, reached over act's host network
+            {"K1S0_BUILDKIT_HOST": "tcp://127.0.0.1:1234"},
+            ["create", "--name", "b", "--driver", "remote", "tcp://127.0.0.1:1234"],
+        ),
+    ],
+)  # fmt: skip
+def test_the_builder_buildx_creates(env: dict[str, str], argv: list[str]) -> None:
+    endpoint = builder.buildkit_endpoint({"K1S0_BUILDX": "/bin/sh", **env})
+    assert endpoint is not None
+    assert endpoint.create_argv("b") == ["/bin/sh", *argv]
