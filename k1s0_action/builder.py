@@ -179,6 +179,54 @@ class ClassicBuilder:
         """Nothing to forget: the engine's build cache stays with the engine."""
 
 
+# -- builder: auto ----------------------------------------------------------------------------
+
+
+@dataclass
+class AutoBuilder:
+    """`builder: auto` with buildx but no BuildKit address: BuildKit in the container buildx starts
+    on the runner's engine, or, when that container cannot start (an engine that refuses
+    privileged containers, `moby/buildkit` not pullable), the classic builder with a warning: a
+    slower build without the registry cache, never a failed job."""
+
+    buildkit: BuildKitBuilder
+    classic: ClassicBuilder
+    name: str = "buildkit"
+    _chosen: Builder | None = None
+
+    def build(
+        self, spec: BuildSpec, credentials: engine.Credentials | None, log: Log
+    ) -> BuildResult:
+        if self._chosen is None:
+            problem = self.buildkit.boot(credentials)
+            if not problem:
+                self._chosen = self.buildkit
+            else:
+                self._chosen, self.name = self.classic, self.classic.name
+                log(escape_line(problem))
+                built = self.classic.build(spec, credentials, log)
+                note = (
+                    f"BuildKit could not start on this runner's Docker engine ({problem}); "
+                    "built with the classic builder, without the registry cache. Set "
+                    "builder: classic to skip the attempt, or builder: buildkit to make it an error"
+                )
+                return replace(built, cache_note=note)
+        return self._chosen.build(spec, credentials, log)
+
+    def push(
+        self,
+        spec: BuildSpec,
+        built: BuildResult,
+        credentials: engine.Credentials,
+        log: Log,
+    ) -> BuildResult:
+        assert self._chosen is not None, "push before build"
+        return self._chosen.push(spec, built, credentials, log)
+
+    def close(self) -> None:
+        self.buildkit.close()
+
+
 # -- BuildKit through buildx ------------------------------------------------------------------
 
 
@@ -255,7 +303,10 @@ def select(
             )
         log("buildx not found: building with the classic builder, without a registry cache")
         return ClassicBuilder(client)
-    return BuildKitBuilder(endpoint, env)
+    buildkit = BuildKitBuilder(endpoint, env)
+    if settings.builder == "auto" and not endpoint.address and not settings.multi_platform:
+        return AutoBuilder(buildkit, ClassicBuilder(client))
+    return buildkit
 
 
 def buildx_argv(
@@ -386,6 +437,20 @@ class BuildKitBuilder:
             self._run(self.endpoint.create_argv(builder_name), env, "create the builder")
             self._session = (builder_name, env)
         return self._session
+
+    def boot(self, credentials: engine.Credentials | None) -> str:
+        """Creates the builder and starts its BuildKit now (`buildx inspect --bootstrap`);
+        returns why it could not start, "" when it runs."""
+        try:
+            builder_name, env = self._open(credentials)
+            self._run(
+                [self.endpoint.buildx, "inspect", "--bootstrap", builder_name],
+                env,
+                "start BuildKit",
+            )
+        except BuildError as error:
+            return str(error)
+        return ""
 
     def close(self) -> None:
         if self._session is not None:

@@ -333,3 +333,30 @@ def test_the_builder_buildx_creates(env: dict[str, str], argv: list[str]) -> Non
     endpoint = builder.buildkit_endpoint({"K1S0_BUILDX": "/bin/sh", **env})
     assert endpoint is not None
     assert endpoint.create_argv("b") == ["/bin/sh", *argv]
+
+
+@pytest.mark.parametrize(
+    ("settings", "env", "kind"),
+    [
+        # a runner: BuildKit in a container buildx starts, the classic builder if it cannot
+        (BuildSettings("auto", "harbor", ("linux/amd64",)), {}, builder.AutoBuilder),
+        # asked for by name, or for several platforms: BuildKit or a failed job, no fallback
+        (BuildSettings("buildkit", "harbor", ("linux/amd64",)), {}, builder.BuildKitBuilder),
+        (
+            BuildSettings("auto", "harbor", ("linux/amd64", "linux/arm64")),
+            {},
+            builder.BuildKitBuilder,
+        ),
+        # a buildkitd given by address is the user's choice: no fallback either
+        (
+            BuildSettings("auto", "harbor", ("linux/amd64",)),
+            {"K1S0_BUILDKIT_HOST": "tcp://127.0.0.1:1234"},
+            builder.BuildKitBuilder,
+        ),
+    ],
+)
+def test_only_auto_on_the_runners_engine_may_fall_back(
+    settings: BuildSettings, env: dict[str, str], kind: type
+) -> None:
+    chosen = builder.select(settings, None, {"K1S0_BUILDX": "/bin/sh", **env}, lambda _: None)  # type: ignore[arg-type]
+    assert type(chosen) is kind
