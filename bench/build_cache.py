@@ -20,7 +20,8 @@ the pushed image (cache export included; the builder's start is not counted):
   source       - src/main.rs changed; cache from the cold build
   no change    - the same sources again; cache from the `source` build
 BuildKit: `cache: harbor` as the action runs it (buildx, registry cache mode=max,
-image-manifest=true, oci-mediatypes=true in <image>-cache:buildcache). Classic:
+image-manifest=true, oci-mediatypes=true in <image>-cache:buildcache, layers in zstd);
+`--cache-compression gzip,zstd` measures BuildKit's default gzip cache beside it. Classic:
 docker-py's `cache_from` - the build stage is built as its own target and pushed to
 <image>-cache:build, the final image to <image>-cache:final, both pulled before the next build.
 `--template react`: `examples/react-client` (npm ci from the npm registry, vite build) FROM
@@ -66,6 +67,13 @@ STANDINS = {
 SOURCES = {"rust": "src/main.rs", "react": "src/main.jsx"}
 PROJECT = "bench"
 DEFAULT_CRATES = 'serde = { version = "1", features = ["derive"] }|serde_json = "1"|regex = "1"'
+# `--crates web`: a web service's set (the README's first row).
+CRATE_SETS = {
+    "light": DEFAULT_CRATES,
+    "web": 'tokio = { version = "1", features = ["full"] }|axum = "0.8"'
+    '|serde = { version = "1", features = ["derive"] }|serde_json = "1"|tracing = "0.1"'
+    '|tracing-subscriber = "0.3"',
+}
 Log = Callable[[str], None]
 
 
@@ -219,18 +227,34 @@ def change_source(app: Path, template: str, run: int) -> None:
 
 
 @contextmanager
-def fresh_buildkit(root: Path, harbor: LocalHarbor) -> Iterator[LocalBuildKit]:
+def fresh_buildkit(root: Path, harbor: LocalHarbor, tmpfs: bool) -> Iterator[LocalBuildKit]:
+    """`tmpfs`: the data directory on a new tmpfs, which takes this machine's shared, busy disk
+    out of the measurement (creating a file there can take half a millisecond)."""
     data = root / f"buildkit-{uuid.uuid4().hex[:8]}"
-    daemon = LocalBuildKit(data, insecure_registries=(harbor.registry_host,)).start()
+    if tmpfs:
+        data.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8g", "tmpfs", str(data)], check=True)
     try:
-        yield daemon
+        daemon = LocalBuildKit(data, insecure_registries=(harbor.registry_host,)).start()
+        try:
+            yield daemon
+        finally:
+            daemon.stop()
     finally:
-        daemon.stop()
+        if tmpfs:
+            subprocess.run(["umount", "--lazy", str(data)], check=False)
         shutil.rmtree(data, ignore_errors=True)
 
 
 def buildkit_build(
-    root: Path, harbor: LocalHarbor, app: Path, image: str, tag: str, log: Log
+    root: Path,
+    harbor: LocalHarbor,
+    app: Path,
+    image: str,
+    tag: str,
+    compression: str,
+    tmpfs: bool,
+    log: Log,
 ) -> float:
     creds = engine.Credentials(harbor.registry_host, *harbor.admin)
     spec = builder.BuildSpec(
@@ -244,8 +268,9 @@ def buildkit_build(
         platforms=("linux/amd64",),
         cache_ref=builder.cache_ref(image),
         network="host",
+        cache_compression=compression,
     )
-    with fresh_buildkit(root, harbor) as daemon:
+    with fresh_buildkit(root, harbor, tmpfs) as daemon:
         env = {**os.environ, **daemon.env()}
         endpoint = builder.buildkit_endpoint(env)
         assert endpoint is not None
@@ -357,11 +382,26 @@ def main() -> None:
     parser.add_argument(
         "--backends", default="buildkit", help="comma-separated: buildkit, classic (cache_from)"
     )
-    parser.add_argument("--crates", default=DEFAULT_CRATES, help="'|'-separated Cargo.toml lines")
+    parser.add_argument(
+        "--crates",
+        default=DEFAULT_CRATES,
+        help="'|'-separated Cargo.toml lines, or a named set: " + ", ".join(CRATE_SETS),
+    )
+    parser.add_argument(
+        "--cache-compression",
+        default="zstd",
+        help="comma-separated: zstd (the action's), gzip (BuildKit's default); BuildKit only",
+    )
+    parser.add_argument(
+        "--tmpfs",
+        action="store_true",
+        help="each buildkitd data directory on a new tmpfs instead of the disk (BuildKit only)",
+    )
     parser.add_argument("--template", choices=sorted(TEMPLATES), default="rust")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    crates = [line for line in args.crates.split("|") if line.strip()]
+    chosen = CRATE_SETS.get(args.crates, args.crates)
+    crates = [line for line in chosen.split("|") if line.strip()]
     log: Log = print if args.verbose else quiet
     client = docker.APIClient(version="auto", timeout=900)
     if args.template == "rust":
@@ -379,7 +419,12 @@ def main() -> None:
                 f"overlay mounts here: {overlay_works(root)} "
                 "(picks buildkitd's snapshotter and dockerd's storage driver)"
             )
-            backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+            compressions = [c.strip() for c in args.cache_compression.split(",") if c.strip()]
+            backends = [
+                f"{name}-{compression}" if name == "buildkit" else name
+                for name in (name.strip() for name in args.backends.split(",") if name.strip())
+                for compression in (compressions if name == "buildkit" else [""])
+            ]
             times: dict[str, dict[str, list[float]]] = {
                 b: {"cold": [], "source": [], "no change": []} for b in backends
             }
@@ -390,13 +435,16 @@ def main() -> None:
                     for phase in ("cold", "source", "no change"):
                         if phase == "source":
                             change_source(app, args.template, run)
-                        if backend == "buildkit":
-                            elapsed = buildkit_build(root, harbor, app, image, f"r{run}", log)
+                        if backend.startswith("buildkit-"):
+                            compression = backend.split("-", 1)[1]
+                            elapsed = buildkit_build(
+                                root, harbor, app, image, f"r{run}", compression, args.tmpfs, log
+                            )
                         else:
                             warm = phase != "cold"
                             elapsed = classic_build(root, harbor, app, image, f"r{run}", warm, log)
                         times[backend][phase].append(elapsed)
-                        print(f"run {run} {backend:8} {phase:9} {elapsed:7.1f}s", flush=True)
+                        print(f"run {run} {backend:13} {phase:9} {elapsed:7.1f}s", flush=True)
                     shutil.rmtree(app.parent, ignore_errors=True)
             print()
             print("| builder | cold | source changed | no change | source/cold | no change/cold |")

@@ -89,7 +89,8 @@ def test_buildx_pushes_a_plain_image_and_reads_and_writes_the_harbor_cache() -> 
     ]
     assert option(argv, "--cache-to") == [
         "type=registry,ref=h.example/k1s0-system/auth-cache:buildcache,mode=max,"
-        "image-manifest=true,oci-mediatypes=true,ignore-error=true"
+        "image-manifest=true,oci-mediatypes=true,ignore-error=true,"
+        "compression=zstd,force-compression=true"
     ]
     assert option(argv, "--output") == [
         "type=image,name=h.example/k1s0-system/auth:1.0.0-0123456,oci-mediatypes=true,push=true"
@@ -112,6 +113,18 @@ def test_buildx_cache_options(changes: dict[str, object], cache_from: int, cache
     argv = builder.buildx_argv("buildx", "b", spec(**changes), Path("m"), read_cache=True)
     assert len(option(argv, "--cache-from")) == cache_from
     assert len(option(argv, "--cache-to")) == cache_to
+
+
+def test_the_cache_is_zstd_unless_gzip_is_asked_for() -> None:
+    argv = builder.buildx_argv(
+        "buildx", "b", spec(cache_compression="gzip"), Path("m"), read_cache=True
+    )
+    assert option(argv, "--cache-to") == [
+        "type=registry,ref=h.example/k1s0-system/auth-cache:buildcache,mode=max,"
+        "image-manifest=true,oci-mediatypes=true,ignore-error=true"
+    ]
+    # The image itself keeps BuildKit's default compression (gzip).
+    assert "compression" not in option(argv, "--output")[0]
 
 
 def test_buildx_multi_platform_target_and_host_network() -> None:
