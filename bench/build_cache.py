@@ -203,7 +203,9 @@ def push_standins(client: docker.APIClient, harbor: LocalHarbor, template: str) 
     return refs
 
 
-def make_app(root: Path, template: str, bases: dict[str, str], crates: list[str]) -> Path:
+def make_app(
+    root: Path, template: str, bases: dict[str, str], crates: list[str], lto: str = ""
+) -> Path:
     app = root / "app"
     ignore = shutil.ignore_patterns("target", ".github", "node_modules", "dist")
     shutil.copytree(TEMPLATES[template], app, ignore=ignore)
@@ -218,6 +220,11 @@ def make_app(root: Path, template: str, bases: dict[str, str], crates: list[str]
         )
         (app / "Cargo.toml").write_text(manifest)
         subprocess.run(["cargo", "generate-lockfile", "--quiet"], cwd=app, check=True)
+    if lto and template == "rust":
+        manifest = (app / "Cargo.toml").read_text()
+        assert "lto = true" in manifest, "the template's release profile changed"
+        value = lto if lto in ("true", "false") else f'"{lto}"'
+        (app / "Cargo.toml").write_text(manifest.replace("lto = true", f"lto = {value}"))
     return app
 
 
@@ -397,6 +404,11 @@ def main() -> None:
         action="store_true",
         help="each buildkitd data directory on a new tmpfs instead of the disk (BuildKit only)",
     )
+    parser.add_argument(
+        "--lto",
+        default="",
+        help="the copy's release-profile lto instead of the template's (true): thin, false",
+    )
     parser.add_argument("--template", choices=sorted(TEMPLATES), default="rust")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
@@ -430,7 +442,9 @@ def main() -> None:
             }
             for run in range(1, args.runs + 1):
                 for backend in backends:
-                    app = make_app(root / f"{backend}-{run}", args.template, bases, crates)
+                    app = make_app(
+                        root / f"{backend}-{run}", args.template, bases, crates, args.lto
+                    )
                     image = f"{harbor.registry_host}/{PROJECT}/{args.template}-{backend}-{run}"
                     for phase in ("cold", "source", "no change"):
                         if phase == "source":
