@@ -20,8 +20,8 @@ the pushed image (cache export included; the builder's start is not counted):
   source       - src/main.rs changed; cache from the cold build
   no change    - the same sources again; cache from the `source` build
 BuildKit: `cache: harbor` as the action runs it (buildx, registry cache mode=max,
-image-manifest=true, oci-mediatypes=true in <image>-cache:buildcache, layers in zstd);
-`--cache-compression gzip,zstd` measures BuildKit's default gzip cache beside it. Classic:
+image-manifest=true, oci-mediatypes=true in <image>-cache:buildcache, layers in gzip);
+`--cache-compression gzip,zstd` measures a zstd cache beside it. Classic:
 docker-py's `cache_from` - the build stage is built as its own target and pushed to
 <image>-cache:build, the final image to <image>-cache:final, both pulled before the next build.
 `--template react`: `examples/react-client` (npm ci from the npm registry, vite build) FROM
@@ -396,8 +396,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--cache-compression",
-        default="zstd",
-        help="comma-separated: zstd (the action's), gzip (BuildKit's default); BuildKit only",
+        default="gzip",
+        help="comma-separated: gzip (the action's, BuildKit's default), zstd; BuildKit only",
     )
     parser.add_argument(
         "--tmpfs",

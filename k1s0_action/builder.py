@@ -40,10 +40,11 @@ BUILDERS = inputs.BUILDERS
 CACHES = inputs.CACHES
 CACHE_SUFFIX = "-cache"
 CACHE_TAG = "buildcache"
-# The cache's layers, the base image's included (force-compression), in zstd: a fresh runner
-# rebuilding after a source change spends most of its time unpacking the base and the dependency
-# layer, and zstd unpacks several times faster than gzip (README.md, "Rebuilds on a fresh
-# builder"). The image itself keeps BuildKit's gzip.
+# The cache's layer compression. gzip (BuildKit's default) is what the action writes: a zstd cache
+# unpacks faster after a source change (3.6 s of 25-29 s, README.md "Rebuilds on a fresh
+# builder"), but BuildKit then puts the cache's zstd layers into the image built from it, so the
+# same commit rebuilt from the cache got another digest than its cold build, and a re-run of a
+# release no longer found the image it had pushed. zstd stays for bench/build_cache.py.
 CACHE_COMPRESSION = {
     "zstd": ",compression=zstd,force-compression=true",
     "gzip": "",
@@ -88,9 +89,9 @@ class BuildSpec:
     cache_ref: str = ""  # "" = no registry cache
     push: bool = True
     network: str = ""  # "" (the builder's default) | "host"; used by bench/
-    # The registry cache's layer compression: "zstd" (the default; see CACHE_COMPRESSION) or
-    # "gzip" (BuildKit's own default, which bench/build_cache.py measures against).
-    cache_compression: str = "zstd"
+    # The registry cache's layer compression: "gzip" (the default; see CACHE_COMPRESSION) or
+    # "zstd" (measured by bench/build_cache.py).
+    cache_compression: str = "gzip"
     # The image must be in the local engine after `build` (the image rules read it there): the
     # classic builder always puts it there; BuildKit then builds the first platform into the
     # engine and pushes in `push`, from the same builder's cache.
