@@ -13,6 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+    from werkzeug.serving import BaseWSGIServer
 
 CACHE = Path(os.environ.get("K1S0_CACHE", Path.home() / ".cache" / "k1s0-image-action"))
 
@@ -41,10 +46,19 @@ def serve_http(port: int, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTT
     return server
 
 
-def stop_http(server: ThreadingHTTPServer | None) -> None:
+def stop_http(server: ThreadingHTTPServer | BaseWSGIServer | None) -> None:
     if server:
         server.shutdown()
         server.server_close()
+
+
+def serve_wsgi(port: int, app: WSGIApplication) -> BaseWSGIServer:
+    """A threaded WSGI server (werkzeug's) on 127.0.0.1:`port`, serving from a daemon thread."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def tool(name: str) -> str:

@@ -35,6 +35,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from k1s0_stack.process import CACHE
+from k1s0_stack.schema_errors import describe
 
 OPENAPI_VERSION = "23.0.2"  # scripts/octokit-specs.sh
 WEBHOOKS_VERSION = "12.1.0"
@@ -96,7 +97,7 @@ def validate_request(request: requests.PreparedRequest) -> list[str]:
     checked = _as_sent_to_github(request)
     with _lock:
         result = _openapi().unmarshal_request(RequestsOpenAPIRequest(checked))
-    return [f"{request.method} {request.path_url}: {_describe(e)}" for e in result.errors]
+    return [f"{request.method} {request.path_url}: {describe(e)}" for e in result.errors]
 
 
 def validate_response(response: requests.Response) -> list[str]:
@@ -115,7 +116,7 @@ def validate_response(response: requests.Response) -> list[str]:
         if undeclared and response.status_code in ANY_ENDPOINT_ERRORS:
             problems += [f"{where}: {p}" for p in _basic_error_problems(response)]
         else:
-            problems.append(f"{where}: {_describe(error)}")
+            problems.append(f"{where}: {describe(error)}")
     return problems
 
 
@@ -137,20 +138,6 @@ def _basic_error_problems(response: requests.Response) -> list[str]:
     if not isinstance(body, Mapping) or not body.get("message"):
         return ["error body has no message"]
     return []
-
-
-def _describe(error: Exception) -> str:
-    current: BaseException | None = error
-    while current is not None:
-        found = getattr(current, "schema_errors", None)
-        if found:
-            return "; ".join(
-                f"{'/'.join(str(p) for p in getattr(e, 'absolute_path', []))}: "
-                f"{str(getattr(e, 'message', e))[:200]}"
-                for e in found
-            )
-        current = current.__cause__
-    return f"{type(error).__name__}: {str(error)[:300]}"
 
 
 # -- event payloads (@octokit/openapi-webhooks, OpenAPI 3.1 = JSON Schema 2020-12) ----------------

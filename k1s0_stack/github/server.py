@@ -24,10 +24,10 @@ from urllib.parse import urlencode
 
 import requests
 from flask import Flask, Response, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from k1s0_stack.github import contract, payloads
-from k1s0_stack.process import free_port
+from k1s0_stack.process import free_port, serve_wsgi, stop_http
 
 log = logging.getLogger(__name__)
 DOCS = "https://docs.github.com/rest"
@@ -77,15 +77,12 @@ class LocalGitHub:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> LocalGitHub:
         self.port = self.port or free_port()
-        self._server = make_server("127.0.0.1", self.port, create_app(self), threaded=True)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_wsgi(self.port, create_app(self))
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_http(self._server)
+        self._server = None
 
     def __enter__(self) -> LocalGitHub:
         return self.start()

@@ -35,6 +35,8 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_schema_validator import OAS30ReadValidator, validate
 
+from k1s0_stack.schema_errors import describe
+
 SPEC_ENV = "K1S0_HARBOR_SPEC"
 _REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC = _REPO.parent / "shared" / "harbor" / "openapi3-v2.15.2.yaml"
@@ -84,7 +86,7 @@ def validate_request(request: requests.PreparedRequest) -> list[str]:
     """Problems with a request a Harbor client built (empty when it matches the spec)."""
     with _lock:
         result = _openapi().unmarshal_request(RequestsOpenAPIRequest(request))
-    return [f"{request.method} {request.path_url}: {_describe(e)}" for e in result.errors]
+    return [f"{request.method} {request.path_url}: {describe(e)}" for e in result.errors]
 
 
 def validate_response(response: requests.Response, operation: str | None = None) -> list[str]:
@@ -113,7 +115,7 @@ def validate_response(response: requests.Response, operation: str | None = None)
         if response.status_code >= 400 and name == "ResponseNotFound":
             problems += [f"{where}: {p}" for p in _errors_body_problems(response)]
         else:
-            problems.append(f"{where}: {_describe(error)}")
+            problems.append(f"{where}: {describe(error)}")
     return problems
 
 
@@ -141,18 +143,3 @@ def _with_body(response: requests.Response, body: bytes) -> requests.Response:
     copy.request = response.request
     copy.url = response.url
     return copy
-
-
-def _describe(error: Exception) -> str:
-    """The innermost schema errors (with their JSON paths), else the error's own text."""
-    current: BaseException | None = error
-    while current is not None:
-        found = getattr(current, "schema_errors", None)
-        if found:
-            return "; ".join(
-                f"{'/'.join(str(p) for p in getattr(e, 'absolute_path', []))}: "
-                f"{str(getattr(e, 'message', e))[:200]}"
-                for e in found
-            )
-        current = current.__cause__
-    return f"{type(error).__name__}: {str(error)[:300]}"

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 import requests
 from flask import Flask, Response, g, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from k1s0_stack.harbor import contract, csrf
 from k1s0_stack.harbor.api import make_api
@@ -43,7 +43,7 @@ from k1s0_stack.harbor.service import (
 from k1s0_stack.harbor.settings import Mimic
 from k1s0_stack.harbor.store import Store, load_or_create_secrets, now
 from k1s0_stack.harbor.web import API, empty, errors_response, json_response
-from k1s0_stack.process import free_port
+from k1s0_stack.process import free_port, serve_wsgi, stop_http
 from k1s0_stack.registry import Registry
 
 if TYPE_CHECKING:
@@ -92,7 +92,6 @@ class LocalHarbor:
         self._violations: list[str] = []
         self._violations_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self.registry: Registry | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -123,17 +122,13 @@ class LocalHarbor:
         )
         self.port = self.port or free_port()
         app = _single_encoded_slashes(create_app(self).wsgi_app)
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = serve_wsgi(self.port, app)
         self.scanner.resume()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_http(self._server)
+        self._server = None
         if getattr(self, "scanner", None) is not None:
             self.scanner.stop()
         if getattr(self, "sbom", None) is not None:
