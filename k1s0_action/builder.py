@@ -11,7 +11,9 @@ registry calls sit in `BuildKitBuilder`.
 Why BuildKit is the default (numbers in README.md, "Build backends and the cache"): on a fresh
 runner only a cache that lives in a registry helps, and only BuildKit exports the intermediate
 stages (`mode=max`), so the dependency layer of a multi-stage build survives; it also applies
-labels as metadata instead of one container commit per label, and builds image indexes.
+labels as metadata instead of one container commit per label, and builds image indexes. The
+builder the action starts itself runs the stargz snapshotter and gets an eStargz cache, which a
+fresh builder mounts instead of unpacking (CACHE_COMPRESSION).
 """
 
 from __future__ import annotations
@@ -558,7 +560,7 @@ class BuildKitBuilder:
         read_cache = bool(spec.cache_ref)
         if spec.cache_ref and not spec.cache_compression:
             spec = replace(spec, cache_compression=cache_format(self._snapshotter or ""))
-            if spec.cache_compression == "estargz":
+            if spec.cache_compression == "estargz" and spec.push:
                 log("cache layers in eStargz: this builder mounts them lazily (stargz snapshotter)")
         argv = buildx_argv(self.endpoint.buildx, builder_name, spec, metadata, read_cache)
         text, failed = self._stream(argv, env, log)
