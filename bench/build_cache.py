@@ -19,9 +19,12 @@ the pushed image (cache export included; the builder's start is not counted):
   cold         - the cache repository is empty
   source       - src/main.rs changed; cache from the cold build
   no change    - the same sources again; cache from the `source` build
+  deps         - (--dependency-change) a new direct dependency; cache from `no change`
 BuildKit: `cache: harbor` as the action runs it (buildx, registry cache mode=max,
-image-manifest=true, oci-mediatypes=true in <image>-cache:buildcache, layers in gzip);
-`--cache-compression gzip,zstd` measures a zstd cache beside it. Classic:
+image-manifest=true, oci-mediatypes=true in <image>-cache:buildcache), once per cache format of
+`--cache-compression`: gzip on an overlayfs builder (a builder of the user's), estargz on a
+stargz builder (the action's own: cached layers mounted lazily, fetched in 4 MiB chunks), zstd
+(measured only, overlayfs). Classic:
 docker-py's `cache_from` - the build stage is built as its own target and pushed to
 <image>-cache:build, the final image to <image>-cache:final, both pulled before the next build.
 `--template react`: `examples/react-client` (npm ci from the npm registry, vite build) FROM
@@ -228,13 +231,26 @@ def make_app(
     return app
 
 
+def change_dependencies(app: Path) -> None:
+    """A new direct dependency (already in the lock file as a transitive one, so nothing new is
+    fetched): Cargo.toml changes, the dependency stage misses and cargo compiles it all again on
+    a base the cache already has."""
+    manifest = (app / "Cargo.toml").read_text()
+    (app / "Cargo.toml").write_text(
+        manifest.replace("[dependencies]\n", '[dependencies]\nitoa = "1"\n')
+    )
+    subprocess.run(["cargo", "generate-lockfile", "--offline", "--quiet"], cwd=app, check=True)
+
+
 def change_source(app: Path, template: str, run: int) -> None:
     main = app / SOURCES[template]
     main.write_text(main.read_text() + f"\n// bench source change {run} {uuid.uuid4().hex}\n")
 
 
 @contextmanager
-def fresh_buildkit(root: Path, harbor: LocalHarbor, tmpfs: bool) -> Iterator[LocalBuildKit]:
+def fresh_buildkit(
+    root: Path, harbor: LocalHarbor, tmpfs: bool, snapshotter: str = ""
+) -> Iterator[LocalBuildKit]:
     """`tmpfs`: the data directory on a new tmpfs, which takes this machine's shared, busy disk
     out of the measurement (creating a file there can take half a millisecond)."""
     data = root / f"buildkit-{uuid.uuid4().hex[:8]}"
@@ -242,7 +258,9 @@ def fresh_buildkit(root: Path, harbor: LocalHarbor, tmpfs: bool) -> Iterator[Loc
         data.mkdir()
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8g", "tmpfs", str(data)], check=True)
     try:
-        daemon = LocalBuildKit(data, insecure_registries=(harbor.registry_host,)).start()
+        daemon = LocalBuildKit(
+            data, insecure_registries=(harbor.registry_host,), snapshotter=snapshotter
+        ).start()
         try:
             yield daemon
         finally:
@@ -262,6 +280,7 @@ def buildkit_build(
     compression: str,
     tmpfs: bool,
     log: Log,
+    snapshotter: str = "",
 ) -> float:
     creds = engine.Credentials(harbor.registry_host, *harbor.admin)
     spec = builder.BuildSpec(
@@ -277,7 +296,7 @@ def buildkit_build(
         network="host",
         cache_compression=compression,
     )
-    with fresh_buildkit(root, harbor, tmpfs) as daemon:
+    with fresh_buildkit(root, harbor, tmpfs, snapshotter) as daemon:
         env = {**os.environ, **daemon.env()}
         endpoint = builder.buildkit_endpoint(env)
         assert endpoint is not None
@@ -396,8 +415,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--cache-compression",
-        default="gzip",
-        help="comma-separated: gzip (the action's, BuildKit's default), zstd; BuildKit only",
+        default="gzip,estargz",
+        help="comma-separated: gzip (overlayfs builder), estargz (stargz builder), zstd; "
+        "BuildKit only",
     )
     parser.add_argument(
         "--tmpfs",
@@ -408,6 +428,11 @@ def main() -> None:
         "--lto",
         default="",
         help="the copy's release-profile lto instead of the template's (true): thin, false",
+    )
+    parser.add_argument(
+        "--dependency-change",
+        action="store_true",
+        help="a fourth build per run after a new dependency (rust; cache from `no change`)",
     )
     parser.add_argument("--template", choices=sorted(TEMPLATES), default="rust")
     parser.add_argument("--verbose", action="store_true")
@@ -437,8 +462,11 @@ def main() -> None:
                 for name in (name.strip() for name in args.backends.split(",") if name.strip())
                 for compression in (compressions if name == "buildkit" else [""])
             ]
+            phases = ["cold", "source", "no change"]
+            if args.dependency_change and args.template == "rust":
+                phases.append("deps")
             times: dict[str, dict[str, list[float]]] = {
-                b: {"cold": [], "source": [], "no change": []} for b in backends
+                b: {phase: [] for phase in phases} for b in backends
             }
             for run in range(1, args.runs + 1):
                 for backend in backends:
@@ -446,13 +474,23 @@ def main() -> None:
                         root / f"{backend}-{run}", args.template, bases, crates, args.lto
                     )
                     image = f"{harbor.registry_host}/{PROJECT}/{args.template}-{backend}-{run}"
-                    for phase in ("cold", "source", "no change"):
+                    for phase in phases:
                         if phase == "source":
                             change_source(app, args.template, run)
+                        if phase == "deps":
+                            change_dependencies(app)
                         if backend.startswith("buildkit-"):
                             compression = backend.split("-", 1)[1]
                             elapsed = buildkit_build(
-                                root, harbor, app, image, f"r{run}", compression, args.tmpfs, log
+                                root,
+                                harbor,
+                                app,
+                                image,
+                                f"r{run}",
+                                compression,
+                                args.tmpfs,
+                                log,
+                                builder.STARGZ_SNAPSHOTTER if compression == "estargz" else "",
                             )
                         else:
                             warm = phase != "cold"
@@ -461,13 +499,20 @@ def main() -> None:
                         print(f"run {run} {backend:13} {phase:9} {elapsed:7.1f}s", flush=True)
                     shutil.rmtree(app.parent, ignore_errors=True)
             print()
-            print("| builder | cold | source changed | no change | source/cold | no change/cold |")
-            print("|---|---:|---:|---:|---:|---:|")
+            deps_header = " dependency changed |" if "deps" in phases else ""
+            print(
+                "| builder | cold | source changed | no change |"
+                + deps_header
+                + " source/cold | no change/cold |"
+            )
+            print("|---|---:|---:|---:|---:|---:|" + ("---:|" if deps_header else ""))
             for backend in backends:
-                cold, source, same = (statistics.median(times[backend][p]) for p in times[backend])
+                median = {p: statistics.median(times[backend][p]) for p in phases}
+                cold, source, same = median["cold"], median["source"], median["no change"]
+                deps = f" {median['deps']:.1f} s |" if "deps" in median else ""
                 print(
-                    f"| {backend} | {cold:.1f} s | {source:.1f} s | {same:.1f} s "
-                    f"| {source / cold:.0%} | {same / cold:.0%} |"
+                    f"| {backend} | {cold:.1f} s | {source:.1f} s | {same:.1f} s |{deps}"
+                    f" {source / cold:.0%} | {same / cold:.0%} |"
                 )
             print(f"(medians of {args.runs} runs; each build on a fresh builder)")
 

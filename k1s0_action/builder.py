@@ -11,7 +11,9 @@ registry calls sit in `BuildKitBuilder`.
 Why BuildKit is the default (numbers in README.md, "Build backends and the cache"): on a fresh
 runner only a cache that lives in a registry helps, and only BuildKit exports the intermediate
 stages (`mode=max`), so the dependency layer of a multi-stage build survives; it also applies
-labels as metadata instead of one container commit per label, and builds image indexes.
+labels as metadata instead of one container commit per label, and builds image indexes. The
+builder the action starts itself runs the stargz snapshotter and gets an eStargz cache, which a
+fresh builder mounts instead of unpacking (CACHE_COMPRESSION).
 """
 
 from __future__ import annotations
@@ -40,15 +42,26 @@ BUILDERS = inputs.BUILDERS
 CACHES = inputs.CACHES
 CACHE_SUFFIX = "-cache"
 CACHE_TAG = "buildcache"
-# The cache's layer compression. gzip (BuildKit's default) is what the action writes: a zstd cache
-# unpacks faster after a source change (3.6 s of 25-29 s, README.md "Rebuilds on a fresh
-# builder"), but BuildKit then puts the cache's zstd layers into the image built from it, so the
-# same commit rebuilt from the cache got another digest than its cold build, and a re-run of a
-# release no longer found the image it had pushed. zstd stays for bench/build_cache.py.
+# The cache's layer compression, chosen by the builder's snapshotter (`cache_format`). eStargz
+# where BuildKit runs the stargz snapshotter: a fresh builder then mounts the cached base and
+# dependency layers from Harbor and reads only the files a step opens, instead of fetching and
+# unpacking all of them (README.md "Rebuilds on a fresh builder": a Rust source rebuild 11 s
+# against 23-34 s). Level 1 halves the one-off conversion of the base into the cache. gzip
+# (BuildKit's default) everywhere else, where eStargz would cost the conversion and save nothing.
+# zstd is only measured (bench/build_cache.py). Whatever the cache holds, the image is written in
+# gzip (`IMAGE_COMPRESSION`): BuildKit otherwise reuses the cache's blobs in the image, and the
+# same commit rebuilt from the cache would get another digest than its first build, so a re-run
+# of a release would no longer find the image it had pushed.
 CACHE_COMPRESSION = {
-    "zstd": ",compression=zstd,force-compression=true",
     "gzip": "",
+    "estargz": ",compression=estargz,compression-level=1,force-compression=true",
+    "zstd": ",compression=zstd,force-compression=true",
 }
+IMAGE_COMPRESSION = ",compression=gzip,force-compression=true"
+# The stargz snapshotter fetches a lazily mounted layer in chunks of this size (its default is
+# 50 kB, one registry request each: 10 s more for the Rust template's rebuild, measured).
+STARGZ_CHUNK_SIZE = 4 * 1024 * 1024
+STARGZ_SNAPSHOTTER = "stargz"
 # The image BuildKit runs in when the action starts its own builder on the runner's engine
 # (buildx's docker-container driver), pinned to the version the tests build.
 BUILDKIT_IMAGE = "moby/buildkit:v0.34.2"
@@ -89,9 +102,9 @@ class BuildSpec:
     cache_ref: str = ""  # "" = no registry cache
     push: bool = True
     network: str = ""  # "" (the builder's default) | "host"; used by bench/
-    # The registry cache's layer compression: "gzip" (the default; see CACHE_COMPRESSION) or
-    # "zstd" (measured by bench/build_cache.py).
-    cache_compression: str = "gzip"
+    # The registry cache's layer compression (CACHE_COMPRESSION); "" = by the builder's
+    # snapshotter (`cache_format`).
+    cache_compression: str = ""
     # The image must be in the local engine after `build` (the image rules read it there): the
     # classic builder always puts it there; BuildKit then builds the first platform into the
     # engine and pushes in `push`, from the same builder's cache.
@@ -251,10 +264,10 @@ class BuildKitEndpoint:
     address: str = ""  # unix:// or tcp:// of a running buildkitd; "" = docker-container
     image: str = BUILDKIT_IMAGE
 
-    def create_argv(self, name: str) -> list[str]:
+    def create_argv(self, name: str, buildkitd_config: Path | None = None) -> list[str]:
         if self.address:
             return [self.buildx, "create", "--name", name, "--driver", "remote", self.address]
-        return [
+        argv = [
             self.buildx,
             "create",
             "--name",
@@ -264,6 +277,30 @@ class BuildKitEndpoint:
             "--driver-opt",
             f"image={self.image}",
         ]
+        if buildkitd_config:
+            argv += ["--buildkitd-config", str(buildkitd_config)]
+        return argv
+
+
+# The action's own BuildKit (docker-container) runs the stargz snapshotter, which the moby/buildkit
+# image carries (with fuse3); a layer that cannot be mounted lazily is pulled as usual.
+LAZY_BUILDKITD_CONFIG = f"""[worker.oci]
+  snapshotter = "{STARGZ_SNAPSHOTTER}"
+[worker.oci.stargzSnapshotter.blob]
+  chunk_size = {STARGZ_CHUNK_SIZE}
+"""
+_SNAPSHOTTER_LABEL = re.compile(r"org\.mobyproject\.buildkit\.worker\.snapshotter:\s*(\S+)")
+
+
+def snapshotter_of(inspected: str) -> str:
+    """The snapshotter of the builder's worker, from `buildx inspect` ("" when not shown)."""
+    match = _SNAPSHOTTER_LABEL.search(inspected)
+    return match.group(1) if match else ""
+
+
+def cache_format(snapshotter: str) -> str:
+    """The cache's layer compression for a builder with this snapshotter (CACHE_COMPRESSION)."""
+    return "estargz" if snapshotter == STARGZ_SNAPSHOTTER else "gzip"
 
 
 def find_buildx(env: Mapping[str, str]) -> str:
@@ -342,6 +379,7 @@ def buildx_argv(
     # single-platform push into an index with an attestation manifest.
     argv += ["--provenance=false", "--sbom=false"]
     if spec.cache_ref:
+        layers = CACHE_COMPRESSION[spec.cache_compression or "gzip"]
         if read_cache:
             argv += ["--cache-from", f"type=registry,ref={spec.cache_ref}"]
         if spec.push:
@@ -351,13 +389,15 @@ def buildx_argv(
             argv += [
                 "--cache-to",
                 f"type=registry,ref={spec.cache_ref},mode=max,image-manifest=true,"
-                f"oci-mediatypes=true,ignore-error=true{CACHE_COMPRESSION[spec.cache_compression]}",
+                f"oci-mediatypes=true,ignore-error=true{layers}",
             ]
     if spec.load:
         # Into the runner's engine (one platform), where the image rules read it.
         argv += ["--output", f"type=docker,name={spec.reference}"]
     else:
         output = f"type=image,name={spec.reference},oci-mediatypes=true"
+        if spec.cache_compression not in ("", "gzip"):
+            output += IMAGE_COMPRESSION
         argv += ["--output", output + (",push=true" if spec.push else ",push=false")]
     argv += ["--metadata-file", str(metadata_file), str(spec.context)]
     return argv
@@ -441,26 +481,47 @@ class BuildKitBuilder:
     name: str = "buildkit"
     _directory: Path | None = None
     _session: tuple[str, dict[str, str]] | None = None
+    _lazy: bool = True  # the docker-container builder with the stargz snapshotter
+    _snapshotter: str | None = None  # once BuildKit runs
 
     def _open(self, credentials: engine.Credentials | None) -> tuple[str, dict[str, str]]:
         if self._session is None:
             self._directory = Path(tempfile.mkdtemp(prefix="k1s0-buildx-"))
             env = buildx_env(self.env, self._directory, credentials)
             builder_name = f"k1s0-{uuid.uuid4().hex[:12]}"
-            self._run(self.endpoint.create_argv(builder_name), env, "create the builder")
+            config = None
+            if self._lazy and not self.endpoint.address:
+                config = self._directory / "buildkitd.toml"
+                _write_private(config, LAZY_BUILDKITD_CONFIG)
+            self._run(self.endpoint.create_argv(builder_name, config), env, "create the builder")
             self._session = (builder_name, env)
         return self._session
 
+    def _start(self, credentials: engine.Credentials | None) -> tuple[str, dict[str, str]]:
+        """Creates the builder and starts its BuildKit (`buildx inspect --bootstrap`), once,
+        and learns its snapshotter. A docker-container builder that cannot start with the stargz
+        snapshotter is created once more without it."""
+        builder_name, env = self._open(credentials)
+        if self._snapshotter is None:
+            inspect = [self.endpoint.buildx, "inspect", "--bootstrap", builder_name]
+            try:
+                shown = self._run(inspect, env, "start BuildKit")
+            except BuildError:
+                if not self._lazy or self.endpoint.address:
+                    raise
+                self.close()
+                self._lazy = False
+                builder_name, env = self._open(credentials)
+                inspect[-1] = builder_name
+                shown = self._run(inspect, env, "start BuildKit")
+            self._snapshotter = snapshotter_of(shown)
+        return builder_name, env
+
     def boot(self, credentials: engine.Credentials | None) -> str:
-        """Creates the builder and starts its BuildKit now (`buildx inspect --bootstrap`);
-        returns why it could not start, "" when it runs."""
+        """Creates the builder and starts its BuildKit now; returns why it could not start,
+        "" when it runs."""
         try:
-            builder_name, env = self._open(credentials)
-            self._run(
-                [self.endpoint.buildx, "inspect", "--bootstrap", builder_name],
-                env,
-                "start BuildKit",
-            )
+            self._start(credentials)
         except BuildError as error:
             return str(error)
         return ""
@@ -477,6 +538,7 @@ class BuildKitBuilder:
                 timeout=120,
             )
             self._session = None
+            self._snapshotter = None
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
@@ -485,7 +547,7 @@ class BuildKitBuilder:
         self, spec: BuildSpec, credentials: engine.Credentials | None, log: Log
     ) -> BuildResult:
         dockerfile_in_context(spec)
-        builder_name, env = self._open(credentials)
+        builder_name, env = self._start(credentials)
         assert self._directory is not None
         if spec.load:
             spec = replace(spec, push=False, platforms=spec.platforms[:1])
@@ -496,6 +558,10 @@ class BuildKitBuilder:
     ) -> BuildResult:
         metadata = directory / f"metadata-{uuid.uuid4().hex[:8]}.json"
         read_cache = bool(spec.cache_ref)
+        if spec.cache_ref and not spec.cache_compression:
+            spec = replace(spec, cache_compression=cache_format(self._snapshotter or ""))
+            if spec.cache_compression == "estargz" and spec.push:
+                log("cache layers in eStargz: this builder mounts them lazily (stargz snapshotter)")
         argv = buildx_argv(self.endpoint.buildx, builder_name, spec, metadata, read_cache)
         text, failed = self._stream(argv, env, log)
         note = cache_problem(text) if spec.cache_ref else ""
@@ -536,7 +602,7 @@ class BuildKitBuilder:
     ) -> BuildResult:
         if not built.digest:
             # Built into the engine for the image rules: now the push, from the builder's cache.
-            builder_name, env = self._open(credentials)
+            builder_name, env = self._start(credentials)
             assert self._directory is not None
             pushed = self._build(
                 replace(spec, load=False, push=True), env, builder_name, self._directory, log

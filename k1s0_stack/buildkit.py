@@ -2,10 +2,12 @@
 
 `LocalBuildKit` runs `buildkitd` (built by scripts/buildkit.sh) as root with the OCI worker and
 Debian's runc, on the overlayfs snapshotter where this machine can mount overlay (as hosted
-runners do), else on the native one (a full copy per layer, much slower), with its state in
-`data_dir`: a fresh data dir is a fresh builder with an empty local cache, which is
-what a hosted runner starts with. Base images come from a registry (buildkitd does not see the
-Docker engine's images); loopback registries are listed as plain-HTTP hosts in buildkitd.toml.
+runners do), else on the native one (a full copy per layer, much slower), or on the one asked
+for (`snapshotter="stargz"`, the action's own builder: eStargz layers mounted lazily over FUSE,
+the mounts detached again on `stop`), with its state in `data_dir`: a fresh data dir is a fresh
+builder with an empty local cache, which is what a hosted runner starts with. Base images come
+from a registry (buildkitd does not see the Docker engine's images); loopback registries are
+listed as plain-HTTP hosts in buildkitd.toml.
 
 `env()` gives the variables that make the action use this daemon: K1S0_BUILDX (the buildx binary)
 and K1S0_BUILDKIT_HOST (buildx's `remote` driver). With `tcp=True` it also listens on a loopback
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import docker
 
+from k1s0_action.builder import STARGZ_CHUNK_SIZE, STARGZ_SNAPSHOTTER
 from k1s0_stack.process import CACHE, Service, free_port
 
 BIN = CACHE / "buildkit" / "bin"
@@ -41,6 +44,16 @@ def binary(name: str) -> str:
     if not os.access(path, os.X_OK):
         raise FileNotFoundError(f"{path} is missing: run scripts/buildkit.sh")
     return str(path)
+
+
+def unmount_under(directory: Path) -> None:
+    """Detaches what a stopped buildkitd left mounted under its data directory: the stargz
+    snapshotter's FUSE mounts outlive it, and their dead endpoints block removing the directory."""
+    prefix = str(directory.resolve()) + "/"
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
 
 
 def available() -> bool:
@@ -82,6 +95,9 @@ class LocalBuildKit:
             "[worker.containerd]",
             "  enabled = false",
         ]
+        if self.snapshotter == STARGZ_SNAPSHOTTER:
+            # The chunk size the action gives its own builder (k1s0_action.builder).
+            lines += ["[worker.oci.stargzSnapshotter.blob]", f"  chunk_size = {STARGZ_CHUNK_SIZE}"]
         for host in self.insecure_registries:
             # Plain HTTP only: with `insecure` too, BuildKit tries TLS first and its fallback to
             # HTTP does not work against LocalHarbor's server.
@@ -129,6 +145,7 @@ class LocalBuildKit:
     def stop(self) -> None:
         if self.service:
             self.service.stop(timeout=30)
+        unmount_under(self.data_dir)
 
     def __enter__(self) -> LocalBuildKit:
         return self.start()

@@ -220,6 +220,88 @@ def test_the_cache_goes_to_harbor_and_a_fresh_builder_reuses_it(
     assert project.robot.secret not in first.text() + second.text()
 
 
+ESTARGZ_TOC = "containerd.io/snapshot/stargz/toc.digest"
+
+
+def unpacked_steps(log: str) -> set[str]:
+    """The build steps ("[stage n/m]") that unpacked layers, from BuildKit's plain progress."""
+    names: dict[str, str] = {}
+    unpacked = set()
+    for line in log.splitlines():
+        vertex, _, text = line.partition(" ")
+        if vertex == "#0":  # another buildx run (the action loads, then pushes)
+            names = {}
+        elif text.startswith("[") and vertex not in names:
+            names[vertex] = text.split("]", 1)[0] + "]"
+        elif text.startswith("extracting sha256:"):
+            unpacked.add(names.get(vertex, vertex))
+    return unpacked
+
+
+def test_a_stargz_builder_gets_an_estargz_cache_and_mounts_it_lazily(
+    tmp_path: Path,
+    project: Project,
+    base_image: str,
+    runtime_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The action's own builder runs the stargz snapshotter: the cache is written in eStargz and a
+    fresh builder mounts the cached layers instead of unpacking them, while the image stays
+    plain gzip, so a rebuild of the same sources from the cache keeps the first digest."""
+    service = f"lazy-{uuid.uuid4().hex[:6]}"
+    space = workspace(tmp_path, runtime_image)
+
+    def fresh() -> LocalBuildKit:
+        return LocalBuildKit(
+            Path(tmp_path_factory.mktemp("bkz")),
+            (project.harbor.registry_host,),
+            snapshotter="stargz",
+        ).start()
+
+    first_builder = fresh()
+    try:
+        first = run_action(space, inputs(project, service, base_image), env=first_builder.env())
+    finally:
+        first_builder.stop()
+    assert first.returncode == 0, first.text()
+    assert "cache layers in eStargz" in first.stdout
+    cache = f"{project.repository(service)}{builder.CACHE_SUFFIX}"
+    layers = project.manifest(cache, builder.CACHE_TAG).json()["layers"]
+    assert layers and all(ESTARGZ_TOC in layer.get("annotations", {}) for layer in layers)
+    image = project.manifest(project.repository(service), first.outputs["digest"]).json()
+    assert {layer["mediaType"] for layer in image["layers"]} == {GZIP_LAYER}
+    assert not any(ESTARGZ_TOC in layer.get("annotations", {}) for layer in image["layers"])
+
+    # A new commit on an empty builder: the cached stages are mounted from Harbor, not unpacked.
+    (space / "app" / "src" / "VERSION").write_text("0.3.0\n")
+    second_builder = fresh()
+    try:
+        second = run_action(
+            space, inputs(project, service, base_image, version="1.0.1"), env=second_builder.env()
+        )
+    finally:
+        second_builder.stop()
+    assert second.returncode == 0, second.text()
+    assert not cache_warnings(second), second.stdout
+    assert "CACHED" in second.stdout
+    # Only the runtime base is unpacked (a FROM comes from its own repository, in gzip); the
+    # build stages' layers, the base of the build stages included, come lazily from the cache.
+    assert unpacked_steps(first.stdout) >= {"[deps 1/4]", "[runtime 1/2]"}, first.stdout
+    assert unpacked_steps(second.stdout) == {"[runtime 1/2]"}, second.stdout
+    assert second.outputs["scan-status"] == "Success"
+
+    # The first release run again on an empty builder, every step from the eStargz cache: the
+    # image BuildKit writes is the one the first run pushed.
+    (space / "app" / "src" / "VERSION").write_text((SAMPLE / "src" / "VERSION").read_text())
+    third_builder = fresh()
+    try:
+        again = run_action(space, inputs(project, service, base_image), env=third_builder.env())
+    finally:
+        third_builder.stop()
+    assert again.returncode == 0, again.text()
+    assert again.outputs["digest"] == first.outputs["digest"]
+
+
 def delete_blobs(project: Project, repository: str, digests: list[str]) -> None:
     for digest in digests:
         answer = requests.delete(

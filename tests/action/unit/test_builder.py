@@ -114,17 +114,88 @@ def test_buildx_cache_options(changes: dict[str, object], cache_from: int, cache
     assert len(option(argv, "--cache-to")) == cache_to
 
 
-def test_the_cache_is_gzip_unless_the_benchmark_asks_for_zstd() -> None:
+@pytest.mark.parametrize(
+    ("compression", "cache_layers", "image_layers"),
+    [
+        # gzip cache: BuildKit's defaults, the image reuses the cache's gzip blobs unchanged.
+        ("", "", ""),
+        ("gzip", "", ""),
+        # Any other cache: the image is still written in gzip, so that a rebuild from the cache
+        # gets the digest of the first build.
+        (
+            "estargz",
+            ",compression=estargz,compression-level=1,force-compression=true",
+            ",compression=gzip,force-compression=true",
+        ),
+        (
+            "zstd",
+            ",compression=zstd,force-compression=true",
+            ",compression=gzip,force-compression=true",
+        ),
+    ],
+)
+def test_cache_and_image_compression(
+    compression: str, cache_layers: str, image_layers: str
+) -> None:
     argv = builder.buildx_argv(
-        "buildx", "b", spec(cache_compression="zstd"), Path("m"), read_cache=True
+        "buildx", "b", spec(cache_compression=compression), Path("m"), read_cache=True
     )
     assert option(argv, "--cache-to") == [
         "type=registry,ref=h.example/k1s0-system/auth-cache:buildcache,mode=max,"
-        "image-manifest=true,oci-mediatypes=true,ignore-error=true,"
-        "compression=zstd,force-compression=true"
+        "image-manifest=true,oci-mediatypes=true,ignore-error=true" + cache_layers
     ]
-    # The image itself keeps BuildKit's default compression (gzip).
-    assert "compression" not in option(argv, "--output")[0]
+    assert option(argv, "--output") == [
+        "type=image,name=h.example/k1s0-system/auth:1.0.0-0123456,oci-mediatypes=true"
+        + image_layers
+        + ",push=true"
+    ]
+
+
+INSPECT_STARGZ = """Name:          k1s0-0123456789ab
+Driver:        docker-container
+Nodes:
+Name:                  k1s0-0123456789ab0
+Endpoint:              unix:///var/run/docker.sock
+Status:                running
+BuildKit version:      v0.34.2
+Platforms:             linux/amd64, linux/amd64/v2, linux/386
+Labels:
+ org.mobyproject.buildkit.worker.executor:         oci
+ org.mobyproject.buildkit.worker.hostname:         0f1e2d3c4b5a
+ org.mobyproject.buildkit.worker.network:          host
+ org.mobyproject.buildkit.worker.oci.process-mode: sandbox
+ org.mobyproject.buildkit.worker.selinux.enabled:  false
+ org.mobyproject.buildkit.worker.snapshotter:      stargz
+"""
+
+
+@pytest.mark.parametrize(
+    ("inspected", "snapshotter", "compression"),
+    [
+        (INSPECT_STARGZ, "stargz", "estargz"),
+        (INSPECT_STARGZ.replace("      stargz", "      overlayfs"), "overlayfs", "gzip"),
+        (INSPECT_STARGZ.replace("      stargz", "      native"), "native", "gzip"),
+        # An older buildx, or a builder that shows no labels: the safe default.
+        (INSPECT_STARGZ.split("Labels:")[0], "", "gzip"),
+    ],
+)
+def test_the_cache_format_follows_the_builders_snapshotter(
+    inspected: str, snapshotter: str, compression: str
+) -> None:
+    assert builder.snapshotter_of(inspected) == snapshotter
+    assert builder.cache_format(snapshotter) == compression
+
+
+def test_the_actions_own_builder_runs_the_stargz_snapshotter(tmp_path: Path) -> None:
+    endpoint = builder.BuildKitEndpoint(buildx="buildx")
+    config = tmp_path / "buildkitd.toml"
+    assert endpoint.create_argv("b", config)[-2:] == ["--buildkitd-config", str(config)]
+    assert "--buildkitd-config" not in endpoint.create_argv("b")
+    assert 'snapshotter = "stargz"' in builder.LAZY_BUILDKITD_CONFIG
+    assert f"chunk_size = {4 * 1024 * 1024}" in builder.LAZY_BUILDKITD_CONFIG
+    # A given buildkitd keeps its own configuration.
+    remote = builder.BuildKitEndpoint(buildx="buildx", address="tcp://127.0.0.1:1234")
+    assert "--buildkitd-config" not in remote.create_argv("b", config)
 
 
 def test_buildx_multi_platform_target_and_host_network() -> None:
