@@ -162,6 +162,22 @@ def cache_warnings(run: ActionRun) -> list[str]:
     return [line for line in warnings(run) if "Build cache" in line]
 
 
+def run_on_fresh_builder(
+    space: Path,
+    given: dict[str, str],
+    project: Project,
+    tmp_path_factory: pytest.TempPathFactory,
+    snapshotter: str = "",
+) -> ActionRun:
+    """The action on a runner whose BuildKit starts empty, as every hosted job's does."""
+    with LocalBuildKit(
+        Path(tmp_path_factory.mktemp("bk")),
+        (project.harbor.registry_host,),
+        snapshotter=snapshotter,
+    ) as daemon:
+        return run_action(space, given, env=daemon.env())
+
+
 def test_the_cache_goes_to_harbor_and_a_fresh_builder_reuses_it(
     tmp_path: Path,
     project: Project,
@@ -171,13 +187,9 @@ def test_the_cache_goes_to_harbor_and_a_fresh_builder_reuses_it(
 ) -> None:
     service = f"cache-{uuid.uuid4().hex[:6]}"
     space = workspace(tmp_path, runtime_image)
-    first_builder = LocalBuildKit(
-        Path(tmp_path_factory.mktemp("bk1")), (project.harbor.registry_host,)
-    ).start()
-    try:
-        first = run_action(space, inputs(project, service, base_image), env=first_builder.env())
-    finally:
-        first_builder.stop()
+    first = run_on_fresh_builder(
+        space, inputs(project, service, base_image), project, tmp_path_factory
+    )
     assert first.returncode == 0, first.text()
     assert "::group::Build" in first.stdout and "(buildkit)" in first.stdout
     # The first build of an image has no cache yet: a cold build and a warning, not a failure.
@@ -201,15 +213,9 @@ def test_the_cache_goes_to_harbor_and_a_fresh_builder_reuses_it(
 
     # A new commit on a runner with an empty builder: the dependency stage comes from Harbor.
     (space / "app" / "src" / "VERSION").write_text("0.2.0\n")
-    second_builder = LocalBuildKit(
-        Path(tmp_path_factory.mktemp("bk2")), (project.harbor.registry_host,)
-    ).start()
-    try:
-        second = run_action(
-            space, inputs(project, service, base_image, version="1.0.1"), env=second_builder.env()
-        )
-    finally:
-        second_builder.stop()
+    second = run_on_fresh_builder(
+        space, inputs(project, service, base_image, version="1.0.1"), project, tmp_path_factory
+    )
     assert second.returncode == 0, second.text()
     assert not cache_warnings(second), second.stdout
     assert "importing cache manifest from" in second.stdout
@@ -251,18 +257,10 @@ def test_a_stargz_builder_gets_an_estargz_cache_and_mounts_it_lazily(
     service = f"lazy-{uuid.uuid4().hex[:6]}"
     space = workspace(tmp_path, runtime_image)
 
-    def fresh() -> LocalBuildKit:
-        return LocalBuildKit(
-            Path(tmp_path_factory.mktemp("bkz")),
-            (project.harbor.registry_host,),
-            snapshotter="stargz",
-        ).start()
+    def on_stargz(given: dict[str, str]) -> ActionRun:
+        return run_on_fresh_builder(space, given, project, tmp_path_factory, "stargz")
 
-    first_builder = fresh()
-    try:
-        first = run_action(space, inputs(project, service, base_image), env=first_builder.env())
-    finally:
-        first_builder.stop()
+    first = on_stargz(inputs(project, service, base_image))
     assert first.returncode == 0, first.text()
     assert "cache layers in eStargz" in first.stdout
     cache = f"{project.repository(service)}{builder.CACHE_SUFFIX}"
@@ -274,13 +272,7 @@ def test_a_stargz_builder_gets_an_estargz_cache_and_mounts_it_lazily(
 
     # A new commit on an empty builder: the cached stages are mounted from Harbor, not unpacked.
     (space / "app" / "src" / "VERSION").write_text("0.3.0\n")
-    second_builder = fresh()
-    try:
-        second = run_action(
-            space, inputs(project, service, base_image, version="1.0.1"), env=second_builder.env()
-        )
-    finally:
-        second_builder.stop()
+    second = on_stargz(inputs(project, service, base_image, version="1.0.1"))
     assert second.returncode == 0, second.text()
     assert not cache_warnings(second), second.stdout
     assert "CACHED" in second.stdout
@@ -293,11 +285,7 @@ def test_a_stargz_builder_gets_an_estargz_cache_and_mounts_it_lazily(
     # The first release run again on an empty builder, every step from the eStargz cache: the
     # image BuildKit writes is the one the first run pushed.
     (space / "app" / "src" / "VERSION").write_text((SAMPLE / "src" / "VERSION").read_text())
-    third_builder = fresh()
-    try:
-        again = run_action(space, inputs(project, service, base_image), env=third_builder.env())
-    finally:
-        third_builder.stop()
+    again = on_stargz(inputs(project, service, base_image))
     assert again.returncode == 0, again.text()
     assert again.outputs["digest"] == first.outputs["digest"]
 
