@@ -239,7 +239,8 @@ def change_dependencies(app: Path) -> None:
     (app / "Cargo.toml").write_text(
         manifest.replace("[dependencies]\n", '[dependencies]\nitoa = "1"\n')
     )
-    subprocess.run(["cargo", "generate-lockfile", "--offline", "--quiet"], cwd=app, check=True)
+    # Adds the new direct dependency to the lock, every locked version kept.
+    subprocess.run(["cargo", "update", "--workspace", "--offline", "--quiet"], cwd=app, check=True)
 
 
 def change_source(app: Path, template: str, run: int) -> None:
@@ -280,7 +281,6 @@ def buildkit_build(
     compression: str,
     tmpfs: bool,
     log: Log,
-    snapshotter: str = "",
 ) -> float:
     creds = engine.Credentials(harbor.registry_host, *harbor.admin)
     spec = builder.BuildSpec(
@@ -296,6 +296,8 @@ def buildkit_build(
         network="host",
         cache_compression=compression,
     )
+    # Each cache format on the builder the action would use for it (builder.cache_format).
+    snapshotter = builder.STARGZ_SNAPSHOTTER if compression == "estargz" else ""
     with fresh_buildkit(root, harbor, tmpfs, snapshotter) as daemon:
         env = {**os.environ, **daemon.env()}
         endpoint = builder.buildkit_endpoint(env)
@@ -482,15 +484,7 @@ def main() -> None:
                         if backend.startswith("buildkit-"):
                             compression = backend.split("-", 1)[1]
                             elapsed = buildkit_build(
-                                root,
-                                harbor,
-                                app,
-                                image,
-                                f"r{run}",
-                                compression,
-                                args.tmpfs,
-                                log,
-                                builder.STARGZ_SNAPSHOTTER if compression == "estargz" else "",
+                                root, harbor, app, image, f"r{run}", compression, args.tmpfs, log
                             )
                         else:
                             warm = phase != "cold"

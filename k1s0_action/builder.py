@@ -284,11 +284,12 @@ class BuildKitEndpoint:
 
 # The action's own BuildKit (docker-container) runs the stargz snapshotter, which the moby/buildkit
 # image carries (with fuse3); a layer that cannot be mounted lazily is pulled as usual.
-LAZY_BUILDKITD_CONFIG = f"""[worker.oci]
-  snapshotter = "{STARGZ_SNAPSHOTTER}"
-[worker.oci.stargzSnapshotter.blob]
+STARGZ_FETCH_CONFIG = f"""[worker.oci.stargzSnapshotter.blob]
   chunk_size = {STARGZ_CHUNK_SIZE}
 """
+LAZY_BUILDKITD_CONFIG = f"""[worker.oci]
+  snapshotter = "{STARGZ_SNAPSHOTTER}"
+{STARGZ_FETCH_CONFIG}"""
 _SNAPSHOTTER_LABEL = re.compile(r"org\.mobyproject\.buildkit\.worker\.snapshotter:\s*(\S+)")
 
 

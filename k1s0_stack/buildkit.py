@@ -31,7 +31,7 @@ from pathlib import Path
 
 import docker
 
-from k1s0_action.builder import STARGZ_CHUNK_SIZE, STARGZ_SNAPSHOTTER
+from k1s0_action.builder import STARGZ_FETCH_CONFIG, STARGZ_SNAPSHOTTER
 from k1s0_stack.process import CACHE, Service, free_port
 
 BIN = CACHE / "buildkit" / "bin"
@@ -96,8 +96,8 @@ class LocalBuildKit:
             "  enabled = false",
         ]
         if self.snapshotter == STARGZ_SNAPSHOTTER:
-            # The chunk size the action gives its own builder (k1s0_action.builder).
-            lines += ["[worker.oci.stargzSnapshotter.blob]", f"  chunk_size = {STARGZ_CHUNK_SIZE}"]
+            # The fetch settings the action gives its own builder (k1s0_action.builder).
+            lines += STARGZ_FETCH_CONFIG.splitlines()
         for host in self.insecure_registries:
             # Plain HTTP only: with `insecure` too, BuildKit tries TLS first and its fallback to
             # HTTP does not work against LocalHarbor's server.
